@@ -1,0 +1,21 @@
+//===- DSDialect.cpp - the ds dialect -------------------------------------===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/DS/IR/DSOps.h"
+
+using namespace mlir;
+using namespace mlir::ds;
+
+#include "ds/Dialect/DS/IR/DSDialect.cpp.inc"
+
+void DSDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "ds/Dialect/DS/IR/DSOps.cpp.inc"
+      >();
+  registerAttributes();
+}

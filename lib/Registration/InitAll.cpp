@@ -1,0 +1,21 @@
+//===- InitAll.cpp - register everything ds uses --------------------------===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ds/InitAll.h"
+#include "ds/Dialect/DS/IR/DSDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+
+void mlir::ds::registerAllDialects(DialectRegistry &registry) {
+  registry.insert<DSDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+}
+
+void mlir::ds::registerAllPasses() { mlir::registerAllPasses(); }

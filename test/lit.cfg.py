@@ -1,0 +1,31 @@
+# -*- Python -*-
+"""lit configuration for the ds regression tests."""
+
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "DS"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ds_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "Inputs"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%ds_src_root", config.ds_src_root))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+
+# Tools come from the build (ds-*) and from LLVM (FileCheck, not, count).
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.ds_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(["ds-opt", "ds-run"], [config.ds_tools_dir])
+
+# GPU integration tests run only where a CUDA driver is present.
+if shutil.which("nvidia-smi") and config.ds_enable_cuda:
+    config.available_features.add("cuda")
