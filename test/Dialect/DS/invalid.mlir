@@ -605,3 +605,165 @@ func.func @quant_c3() attributes {q = #ds.quant<bits = 4, scheme = symmetric, gr
   // expected-error @-1 {{expected scale_type f16, bf16 or f32, got 'f64'}}
   return
 }
+
+// -----
+
+// broadcast_c1: rank and element type.
+func.func @broadcast_c1(%x: tensor<2x3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{expected a result of rank >= 2 with element type 'f32', got 'tensor<3xf32>'}}
+  %0 = ds.broadcast %x [] : (tensor<2x3xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+// broadcast_c2: each input dimension is 1 or the result's.
+func.func @broadcast_c2(%x: tensor<2x3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{expected input shape [2, 3] to broadcast to [4, 3]}}
+  %0 = ds.broadcast %x [] : (tensor<2x3xf32>) -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+// broadcast_c3: one size per dynamic result dimension.
+func.func @broadcast_c3(%x: tensor<3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{expected 1 dynamic sizes, got 0}}
+  %0 = ds.broadcast %x [] : (tensor<3xf32>) -> tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+// matmul_c1: element types agree.
+func.func @matmul_c1(%a: tensor<2x3xf32>, %b: tensor<3x4xf16>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expected operands and result to share element type 'f32'}}
+  %0 = ds.matmul %a, %b : (tensor<2x3xf32>, tensor<3x4xf16>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// matmul_c2: contracted dimensions agree.
+func.func @matmul_c2(%a: tensor<2x3xf32>, %b: tensor<4x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expected contracted dimensions to agree, got 3 and 4}}
+  %0 = ds.matmul %a, %b : (tensor<2x3xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// matmul_c3: batch dimensions broadcast.
+func.func @matmul_c3(%a: tensor<2x2x3xf32>, %b: tensor<3x3x4xf32>) -> tensor<2x2x4xf32> {
+  // expected-error @+1 {{expected batch dimensions [2] and [3] to broadcast}}
+  %0 = ds.matmul %a, %b : (tensor<2x2x3xf32>, tensor<3x3x4xf32>) -> tensor<2x2x4xf32>
+  return %0 : tensor<2x2x4xf32>
+}
+
+// -----
+
+// matmul_c4: result shape, rank-1 operands promoted and dropped.
+func.func @matmul_c4(%a: tensor<3xf32>, %b: tensor<5x3x4xf32>) -> tensor<5x1x4xf32> {
+  // expected-error @+1 {{expected result shape [5, 4], got [5, 1, 4]}}
+  %0 = ds.matmul %a, %b : (tensor<3xf32>, tensor<5x3x4xf32>) -> tensor<5x1x4xf32>
+  return %0 : tensor<5x1x4xf32>
+}
+
+// -----
+
+// softmax_c1: axis in range.
+func.func @softmax_c1(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{expected axis in [-2, 2), got -3}}
+  %0 = ds.softmax %x {axis = -3 : i64} : tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// reduce_c1: sorted unique axes in range.
+func.func @reduce_c1(%x: tensor<2x3xf32>) -> tensor<f32> {
+  // expected-error @+1 {{expected sorted unique axes in [0, 2), got [1, 0]}}
+  %0 = ds.reduce sum %x {axes = array<i64: 1, 0>} : (tensor<2x3xf32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// reduce_c2: result shape.
+func.func @reduce_c2(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{expected result [2, 1] of 'f32', got 'tensor<2xf32>'}}
+  %0 = ds.reduce max %x {axes = array<i64: 1>, keep_dims} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// gather_c1: axis in range.
+func.func @gather_c1(%d: tensor<3x4xf32>, %i: tensor<2xi64>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{expected axis in [-2, 2), got 2}}
+  %0 = ds.gather %d, %i {axis = 2 : i64} : (tensor<3x4xf32>, tensor<2xi64>) -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+// gather_c2: result shape.
+func.func @gather_c2(%d: tensor<3x4xf32>, %i: tensor<2xi64>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{expected result [3, 2] of 'f32', got 'tensor<2x3xf32>'}}
+  %0 = ds.gather %d, %i {axis = -1 : i64} : (tensor<3x4xf32>, tensor<2xi64>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// gather_elements_c1: one rank.
+func.func @gather_elements_c1(%d: tensor<3x4xf32>, %i: tensor<2xi64>) -> tensor<2xf32> {
+  // expected-error @+1 {{expected data and indices of one rank >= 1, got 2 and 1}}
+  %0 = ds.gather_elements %d, %i {axis = 0 : i64} : (tensor<3x4xf32>, tensor<2xi64>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// gather_elements_c2: the result has the indices' shape.
+func.func @gather_elements_c2(%d: tensor<3x4xf32>, %i: tensor<3x2xi64>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{expected result [3, 2] of 'f32', got 'tensor<3x4xf32>'}}
+  %0 = ds.gather_elements %d, %i {axis = 1 : i64} : (tensor<3x4xf32>, tensor<3x2xi64>) -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+// gather_nd_c1: a static index depth within the data rank.
+func.func @gather_nd_c1(%d: tensor<3x4xf32>, %i: tensor<5x3xi64>) -> tensor<5xf32> {
+  // expected-error @+1 {{expected a static index depth in [1, 2], got [3]}}
+  %0 = ds.gather_nd %d, %i : (tensor<3x4xf32>, tensor<5x3xi64>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+// gather_nd_c2: result shape.
+func.func @gather_nd_c2(%d: tensor<3x4xf32>, %i: tensor<5x1xi64>) -> tensor<5xf32> {
+  // expected-error @+1 {{expected result [5, 4] of 'f32', got 'tensor<5xf32>'}}
+  %0 = ds.gather_nd %d, %i : (tensor<3x4xf32>, tensor<5x1xi64>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+// cumsum_c1: axis in range.
+func.func @cumsum_c1(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{expected axis in [-1, 1), got 1}}
+  %0 = ds.cumsum %x {axis = 1 : i64} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// trilu_c1: rank at least 2.
+func.func @trilu_c1(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{expected an input of rank >= 2, got rank 1}}
+  %0 = ds.trilu %x : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

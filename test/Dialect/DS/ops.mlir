@@ -104,3 +104,34 @@ func.func @quant(%w: tensor<64x256xf16>, %s: tensor<64x2xf16>, %st: tensor<f32>,
   %a = ds.quantize %x, %st, %zp {quant = #ds.quant<bits = 8, scheme = asymmetric, granularity = per_tensor, group_size = 0, scale_type = f32>} : (tensor<4x8xf32>, tensor<f32>, tensor<i8>) -> tensor<4x8xi8>
   return %d, %a : tensor<64x256xf16>, tensor<4x8xi8>
 }
+
+// Graph-level ops with ONNX semantics.
+// CHECK-LABEL: func @graph_ops
+func.func @graph_ops(%x: tensor<1x?x768xf32>, %b: tensor<768xf32>, %n: index, %kt: tensor<1x12x64x?xf32>, %q: tensor<1x12x?x64xf32>, %t: tensor<50257x768xf32>, %ids: tensor<1x?xi64>, %m: tensor<?x?xf32>) -> (tensor<1x?x768xf32>, tensor<1x12x?x?xf32>, tensor<1x?x1xf32>, tensor<1x?x768xf32>, tensor<?x?xf32>, tensor<?x?xf32>, tensor<1x?x768xf32>) {
+  // CHECK: ds.broadcast %{{.*}}[%{{.*}}] : (tensor<768xf32>) -> tensor<1x?x768xf32>
+  %0 = ds.broadcast %b [%n] : (tensor<768xf32>) -> tensor<1x?x768xf32>
+  // CHECK: ds.matmul %{{.*}}, %{{.*}} : (tensor<1x12x?x64xf32>, tensor<1x12x64x?xf32>) -> tensor<1x12x?x?xf32>
+  %1 = ds.matmul %q, %kt : (tensor<1x12x?x64xf32>, tensor<1x12x64x?xf32>) -> tensor<1x12x?x?xf32>
+  // CHECK: ds.softmax %{{.*}} {axis = -1 : i64, log} : tensor<1x12x?x?xf32>
+  %2 = ds.softmax %1 {axis = -1 : i64, log} : tensor<1x12x?x?xf32>
+  // CHECK: ds.reduce mean %{{.*}} {axes = array<i64: 2>, keep_dims} : (tensor<1x?x768xf32>) -> tensor<1x?x1xf32>
+  %3 = ds.reduce mean %x {axes = array<i64: 2>, keep_dims} : (tensor<1x?x768xf32>) -> tensor<1x?x1xf32>
+  // CHECK: ds.gather %{{.*}}, %{{.*}} {axis = 0 : i64} : (tensor<50257x768xf32>, tensor<1x?xi64>) -> tensor<1x?x768xf32>
+  %4 = ds.gather %t, %ids {axis = 0 : i64} : (tensor<50257x768xf32>, tensor<1x?xi64>) -> tensor<1x?x768xf32>
+  // CHECK: ds.trilu %{{.*}} {diagonal = 1 : i64, upper} : tensor<?x?xf32>
+  %5 = ds.trilu %m {diagonal = 1 : i64, upper} : tensor<?x?xf32>
+  // CHECK: ds.cumsum %{{.*}} {axis = 1 : i64, exclusive, reverse} : tensor<?x?xf32>
+  %6 = ds.cumsum %m {axis = 1 : i64, exclusive, reverse} : tensor<?x?xf32>
+  // CHECK: ds.sigmoid %{{.*}} : tensor<1x?x768xf32>
+  %7 = ds.sigmoid %x : tensor<1x?x768xf32>
+  return %0, %2, %3, %4, %5, %6, %7 : tensor<1x?x768xf32>, tensor<1x12x?x?xf32>, tensor<1x?x1xf32>, tensor<1x?x768xf32>, tensor<?x?xf32>, tensor<?x?xf32>, tensor<1x?x768xf32>
+}
+
+// CHECK-LABEL: func @gathers
+func.func @gathers(%d: tensor<3x4xf32>, %i: tensor<3x2xi64>, %nd: tensor<5x2xi64>) -> (tensor<3x2xf32>, tensor<5xf32>) {
+  // CHECK: ds.gather_elements %{{.*}}, %{{.*}} {axis = 1 : i64}
+  %0 = ds.gather_elements %d, %i {axis = 1 : i64} : (tensor<3x4xf32>, tensor<3x2xi64>) -> tensor<3x2xf32>
+  // CHECK: ds.gather_nd %{{.*}}, %{{.*}} : (tensor<3x4xf32>, tensor<5x2xi64>) -> tensor<5xf32>
+  %1 = ds.gather_nd %d, %nd : (tensor<3x4xf32>, tensor<5x2xi64>) -> tensor<5xf32>
+  return %0, %1 : tensor<3x2xf32>, tensor<5xf32>
+}

@@ -19,3 +19,9 @@ void DSDialect::initialize() {
       >();
   registerAttributes();
 }
+
+Operation *DSDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                          Type type, Location loc) {
+  // Folded values are plain tensor constants; arith owns those.
+  return arith::ConstantOp::materialize(builder, value, type, loc);
+}

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ds/Dialect/DS/IR/DSOps.h"
+#include "ds/Dialect/DS/IR/ShapeUtils.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -22,35 +23,6 @@ using namespace mlir::ds;
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
-
-/// True when two dimensions may be equal: equal, or either is dynamic.
-static bool dimsAgree(int64_t a, int64_t b) {
-  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
-}
-
-/// True when two shapes may be equal dimension by dimension.
-static bool shapesAgree(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
-  if (a.size() != b.size())
-    return false;
-  for (auto [x, y] : llvm::zip_equal(a, b))
-    if (!dimsAgree(x, y))
-      return false;
-  return true;
-}
-
-/// Streams a shape as `[2, ?, 64]`.
-static std::string shapeStr(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  llvm::raw_string_ostream os(s);
-  llvm::interleaveComma(shape, os, [&](int64_t d) {
-    if (ShapedType::isDynamic(d))
-      os << "?";
-    else
-      os << d;
-  });
-  os << "]";
-  return s;
-}
 
 static RankedTensorType tensorType(Value v) {
   return cast<RankedTensorType>(v.getType());

@@ -67,6 +67,18 @@ def DS_QuantGranularity : I32EnumAttr<"QuantGranularity",
 def DS_QuantGranularityAttr
     : EnumAttr<DS_Dialect, DS_QuantGranularity, "quant_granularity">;
 
+def DS_ReduceKind : I32EnumAttr<"ReduceKind",
+    "how ds.reduce combines elements", [
+      I32EnumAttrCase<"sum", 0>,
+      I32EnumAttrCase<"mean", 1>,
+      I32EnumAttrCase<"max", 2>,
+      I32EnumAttrCase<"min", 3>,
+      I32EnumAttrCase<"prod", 4>]> {
+  let cppNamespace = "::mlir::ds";
+  let genSpecializedAttr = 0;
+}
+def DS_ReduceKindAttr : EnumAttr<DS_Dialect, DS_ReduceKind, "reduce_kind">;
+
 //===----------------------------------------------------------------------===//
 // Attributes
 //===----------------------------------------------------------------------===//

@@ -8,6 +8,7 @@
 #ifndef DS_DIALECT_DS_IR_DSDIALECT_H
 #define DS_DIALECT_DS_IR_DSDIALECT_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Dialect.h"
 
 #include "ds/Dialect/DS/IR/DSDialect.h.inc"

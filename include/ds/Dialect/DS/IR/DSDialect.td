@@ -21,6 +21,8 @@ def DS_Dialect : Dialect {
     expressed with upstream dialects. See docs/DSDialect.md.
   }];
   let useDefaultAttributePrinterParser = 1;
+  let hasConstantMaterializer = 1;
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
   let extraClassDeclaration = [{
     void registerAttributes();
   }];

@@ -19,6 +19,14 @@ def DS_FloatTensor : RankedTensorOf<[AnyFloat]>;
 def DS_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
 def DS_MaskTensor : RankedTensorOf<[AnyFloat, I1]>;
 
+/// An i64 attribute whose getter returns a signed value: axes, diagonals
+/// and dimension counts may be negative. (Upstream I64Attr returns
+/// uint64_t, which silently turns `axis = -1` into 2^64 - 1.)
+def DS_I64Attr : TypedSignlessIntegerAttrBase<I64, "int64_t",
+    "64-bit signless integer attribute with a signed value"> {
+  let convertFromStorage = "$_self.getValue().getSExtValue()";
+}
+
 //===----------------------------------------------------------------------===//
 // Attention
 //===----------------------------------------------------------------------===//
@@ -91,7 +99,7 @@ def DS_LayerNormOp : DS_Op<"layer_norm", [Pure]> {
     DS_FloatTensor:$scale,
     Optional<DS_FloatTensor>:$bias,
     DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon,
-    DefaultValuedAttr<I64Attr, "-1">:$axis);
+    DefaultValuedAttr<DS_I64Attr, "-1">:$axis);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $scale (`,` $bias^)? attr-dict `:`
@@ -116,7 +124,7 @@ def DS_RMSNormOp : DS_Op<"rms_norm", [Pure]> {
     DS_FloatTensor:$input,
     DS_FloatTensor:$scale,
     DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon,
-    DefaultValuedAttr<I64Attr, "-1">:$axis);
+    DefaultValuedAttr<DS_I64Attr, "-1">:$axis);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $scale attr-dict `:` functional-type(operands, results)
@@ -207,7 +215,7 @@ def DS_RopeOp : DS_Op<"rope", [Pure]> {
     DS_FloatTensor:$cos,
     DS_FloatTensor:$sin,
     DefaultValuedAttr<DS_RopeModeAttr, "RopeMode::rotate_half">:$mode,
-    OptionalAttr<I64Attr>:$rotary_dim);
+    OptionalAttr<DS_I64Attr>:$rotary_dim);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $cos `,` $sin (`mode` `=` `` $mode^)? attr-dict `:`
@@ -373,5 +381,7 @@ def DS_DequantizeOp : DS_Op<"dequantize", [Pure]> {
   }];
   let hasVerifier = 1;
 }
+
+include "ds/Dialect/DS/IR/DSGraphOps.td"
 
 #endif // DS_DIALECT_DS_IR_DSOPS_TD
