@@ -6,6 +6,7 @@
 
 #include "ds/InitAll.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -18,4 +19,7 @@ void mlir::ds::registerAllDialects(DialectRegistry &registry) {
   mlir::registerAllExtensions(registry);
 }
 
-void mlir::ds::registerAllPasses() { mlir::registerAllPasses(); }
+void mlir::ds::registerAllPasses() {
+  mlir::registerAllPasses();
+  registerDSTransformsPasses();
+}

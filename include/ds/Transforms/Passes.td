@@ -1,0 +1,85 @@
+//===- Passes.td - dialect-agnostic ds passes ---------------*- tablegen -*-===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DS_TRANSFORMS_PASSES_TD
+#define DS_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DSFreshResults : Pass<"ds-fresh-results", "func::FuncOp"> {
+  let summary = "make every returned buffer a fresh allocation";
+  let description = [{
+    The artifact calling convention (docs/Artifact.md) hands result buffers
+    to the caller, which releases each with `free`. A bufferized function
+    may instead return one of its arguments, a global constant or a view
+    into either. This pass gives every public function's returned memref
+    that is not itself a `memref.alloc` a new allocation and a copy, with
+    an identity layout.
+
+    ```mlir
+    // before
+    func.func @f(%a: memref<4xf32>) -> memref<4xf32> {
+      return %a : memref<4xf32>
+    }
+    // after
+    func.func @f(%a: memref<4xf32>) -> memref<4xf32> {
+      %0 = memref.alloc() : memref<4xf32>
+      memref.copy %a, %0 : memref<4xf32> to memref<4xf32>
+      return %0 : memref<4xf32>
+    }
+    ```
+
+    Run it after bufferization and before the buffer-deallocation pipeline,
+    which then treats the copies like any other returned allocation.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
+def DSPrepareEntryPoints : Pass<"ds-prepare-entry-points", "ModuleOp"> {
+  let summary = "apply the artifact ABI to public functions before bufferization";
+  let description = [{
+    Every public `func.func` is an entry point of the artifact
+    (docs/Artifact.md). Its arguments are caller-owned and may be
+    read-only memory (weights are memory-mapped read-only), so each tensor
+    argument gets `bufferization.writable = false`: bufferization copies
+    instead of writing in place. The function gets `llvm.emit_c_interface`
+    so that `convert-func-to-llvm` emits `_mlir_ciface_<name>`, which
+    `ds-emit-entry-points` wraps.
+
+    ```mlir
+    // after
+    func.func @forward(%w: tensor<4xf32> {bufferization.writable = false})
+        -> tensor<4xf32> attributes {llvm.emit_c_interface}
+    ```
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
+def DSEmitEntryPoints : Pass<"ds-emit-entry-points", "ModuleOp"> {
+  let summary = "emit the artifact entry points around C-interface functions";
+  let description = [{
+    For each `llvm.func @_mlir_ciface_<name>` emits
+    `llvm.func @ds_entry_<name>(%args: !llvm.ptr)`, the calling convention
+    of docs/Artifact.md: `args[0]` points to the result block and
+    `args[1 + i]` to the descriptor of argument `i`. The wrapper loads the
+    pointers and calls the C-interface function.
+
+    ```mlir
+    // after, for @_mlir_ciface_forward(!llvm.ptr, !llvm.ptr, !llvm.ptr)
+    llvm.func @ds_entry_forward(%args: !llvm.ptr) {
+      %p0 = llvm.load %args : !llvm.ptr -> !llvm.ptr
+      %g1 = llvm.getelementptr %args[1] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+      %p1 = llvm.load %g1 : !llvm.ptr -> !llvm.ptr
+      ...
+      llvm.call @_mlir_ciface_forward(%p0, %p1, %p2) : (...) -> ()
+      llvm.return
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // DS_TRANSFORMS_PASSES_TD

@@ -1,0 +1,203 @@
+//===- artifact.h - The .dsa artifact contract ------------------*- C++ -*-===//
+//
+// Part of the ds project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The C++ view of the compiler <-> runtime contract (docs/Artifact.md). The
+// on-disk format is the FlatBuffers schema runtime/schema/artifact.fbs; this
+// header exposes it as plain structs so neither the compiler nor the runtime
+// API ever sees a FlatBuffers type.
+//
+// The compiler builds an `Artifact` (directly or through `ArtifactBuilder`)
+// and serializes it; the runtime parses bytes back into an `Artifact` after
+// verifying them. Both directions run the same `validateArtifact` checks, so
+// the compiler cannot write an artifact the runtime would reject.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DS_RUNTIME_ARTIFACT_H
+#define DS_RUNTIME_ARTIFACT_H
+
+#include "ds/runtime/caps.h"
+#include "ds/runtime/dtype.h"
+#include "ds/runtime/status.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ds::runtime {
+
+/// The format version this runtime writes. It reads major == kFormatMajor and
+/// any minor <= kFormatMinor.
+inline constexpr uint16_t kFormatMajor = 1;
+inline constexpr uint16_t kFormatMinor = 0;
+
+/// The FlatBuffers file identifier (bytes 4..8 of every artifact).
+inline constexpr char kFileIdentifier[] = "DSA1";
+
+/// The kind of code an artifact carries.
+enum class Target : uint8_t {
+  Cpu = 0,
+  Cuda = 1,
+};
+
+/// Returns "cpu" or "cuda".
+std::string targetName(Target target);
+
+/// A graph input or an entry point result. Each dim is >= 0 (static) or -1
+/// (dynamic); `dimNames` is empty or holds one (possibly empty) symbolic name
+/// per dim.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<std::string> dimNames;
+
+  /// Returns the symbolic name of dim `i`, or "" if it has none.
+  std::string_view dimName(size_t i) const {
+    return i < dimNames.size() ? std::string_view(dimNames[i])
+                               : std::string_view();
+  }
+};
+
+/// A weight read in place from a file outside the artifact.
+struct WeightSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  /// Fully static.
+  std::vector<int64_t> shape;
+  /// Relative to the artifact's folder; empty selects the artifact's
+  /// `defaultWeightsFile`.
+  std::string file;
+  uint64_t offset = 0;
+  /// Must equal numel * elementSize(dtype).
+  uint64_t size = 0;
+};
+
+/// An entry point argument: a weight or a graph input.
+struct ArgumentSpec {
+  enum class Kind : uint8_t { Input, Weight };
+  Kind kind = Kind::Input;
+  /// Index into `Artifact::weights` when `kind == Weight`.
+  uint32_t weightIndex = 0;
+  /// The graph input when `kind == Input`.
+  TensorSpec input;
+
+  static ArgumentSpec fromInput(TensorSpec spec) {
+    ArgumentSpec arg;
+    arg.kind = Kind::Input;
+    arg.input = std::move(spec);
+    return arg;
+  }
+  static ArgumentSpec fromWeight(uint32_t index) {
+    ArgumentSpec arg;
+    arg.kind = Kind::Weight;
+    arg.weightIndex = index;
+    return arg;
+  }
+};
+
+/// A function of the code blob. On the CPU target, `symbol` has the C
+/// signature `void symbol(void **args)` (see docs/Artifact.md).
+struct EntryPointSpec {
+  std::string name;
+  std::string symbol;
+  std::vector<ArgumentSpec> arguments;
+  std::vector<TensorSpec> results;
+
+  /// Returns the graph inputs among the arguments, in argument order.
+  std::vector<const TensorSpec *> inputs() const {
+    std::vector<const TensorSpec *> specs;
+    for (const ArgumentSpec &arg : arguments)
+      if (arg.kind == ArgumentSpec::Kind::Input)
+        specs.push_back(&arg.input);
+    return specs;
+  }
+};
+
+/// A whole artifact, decoded.
+struct Artifact {
+  uint16_t formatMajor = kFormatMajor;
+  uint16_t formatMinor = kFormatMinor;
+  Target target = Target::Cpu;
+  std::string targetTriple;
+  /// For Target::Cpu, a position-independent ELF shared object.
+  std::vector<uint8_t> code;
+  /// The file (relative to the artifact's folder) read by weights whose
+  /// `file` is empty; `ds-run --weights` replaces it. May be empty, in which
+  /// case such weights need a weights path at session creation.
+  std::string defaultWeightsFile;
+  std::vector<WeightSpec> weights;
+  std::vector<EntryPointSpec> entryPoints;
+  /// Free-form JSON object recorded by the compiler; may be empty.
+  std::string stats;
+
+  /// Returns the entry point called `name`, or nullptr.
+  const EntryPointSpec *findEntryPoint(std::string_view name) const;
+};
+
+/// Checks the invariants of docs/Artifact.md that the schema cannot express:
+/// known target and dtype codes, ranks <= kMaxRank, dims >= -1 (weights: >=
+/// 0), element counts <= kMaxElements, weight sizes, relative weight paths,
+/// weight indices in range, and unique non-empty names. Does not check the
+/// format version.
+Status validateArtifact(const Artifact &artifact);
+
+/// Fails unless `size` is a plausible artifact size (8 .. kMaxArtifactBytes).
+Status checkArtifactSize(uint64_t size);
+
+/// Verifies and decodes an artifact: size cap, file identifier, format
+/// version, the FlatBuffers verifier (with kMaxFlatBufferDepth and
+/// kMaxFlatBufferTables), then `validateArtifact`. Any problem is a failure
+/// whose message says what is wrong; no input makes it crash.
+Expected<Artifact> parseArtifact(const uint8_t *data, size_t size);
+
+/// Reads `path` (checking its size against kMaxArtifactBytes before reading)
+/// and parses it. Messages are prefixed with the path.
+Expected<Artifact> readArtifactFile(const std::string &path);
+
+/// Validates `artifact` and serializes it with its recorded format version.
+Expected<std::vector<uint8_t>> serializeArtifact(const Artifact &artifact);
+
+/// Writes `bytes` to `path`, replacing it.
+Status writeFileBytes(const std::string &path,
+                      const std::vector<uint8_t> &bytes);
+
+/// Assembles an artifact of the current format version for the compiler:
+///
+///   ArtifactBuilder builder;
+///   builder.setTarget(Target::Cpu, "x86_64-unknown-linux-gnu");
+///   builder.setCode(std::move(sharedObject));
+///   builder.setDefaultWeightsFile("model.weights");
+///   uint32_t w = builder.addWeight({"w", DType::F32, {4}, "", 0, 16});
+///   builder.addEntryPoint({"forward", "ds_forward",
+///                          {ArgumentSpec::fromWeight(w), ...}, {...}});
+///   Expected<std::vector<uint8_t>> bytes = builder.finish();
+class ArtifactBuilder {
+public:
+  ArtifactBuilder &setTarget(Target target, std::string targetTriple);
+  ArtifactBuilder &setCode(std::vector<uint8_t> code);
+  ArtifactBuilder &setDefaultWeightsFile(std::string file);
+  ArtifactBuilder &setStats(std::string json);
+  /// Appends a weight and returns its index for `ArgumentSpec::fromWeight`.
+  uint32_t addWeight(WeightSpec weight);
+  ArtifactBuilder &addEntryPoint(EntryPointSpec entryPoint);
+
+  /// The artifact assembled so far.
+  const Artifact &artifact() const { return artifactData; }
+
+  /// Validates and serializes the artifact.
+  Expected<std::vector<uint8_t>> finish() const;
+  /// Validates, serializes and writes the artifact to `path`.
+  Status writeFile(const std::string &path) const;
+
+private:
+  Artifact artifactData;
+};
+
+} // namespace ds::runtime
+
+#endif // DS_RUNTIME_ARTIFACT_H

@@ -1,0 +1,412 @@
+//===- artifact_test.cpp - Tests of the artifact reader and writer --------===//
+//
+// Part of the ds project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ds/runtime/artifact.h"
+
+#include "test_utils.h"
+
+#include "ds/runtime/artifact_generated.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+using namespace ds::runtime;
+using namespace ds::runtime::testing;
+
+namespace {
+
+ArtifactBuilder sampleBuilder() {
+  ArtifactBuilder builder;
+  builder.setTarget(Target::Cpu, "x86_64-unknown-linux-gnu");
+  builder.setCode({0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 42});
+  builder.setDefaultWeightsFile("model.weights");
+  builder.setStats("{\"kernels\": 3, \"fused_attention\": 1}");
+  uint32_t w0 = builder.addWeight({"w0", DType::F32, {2, 3}, "", 0, 24});
+  uint32_t w1 = builder.addWeight({"w1", DType::I64, {4}, "other.bin", 8, 32});
+  builder.addEntryPoint(
+      {"forward",
+       "ds_forward",
+       {ArgumentSpec::fromInput(
+            spec("ids", DType::I64, {-1, -1}, {"batch", "seq"})),
+        ArgumentSpec::fromWeight(w0),
+        ArgumentSpec::fromInput(
+            spec("mask", DType::Bool, {-1, 4}, {"batch", ""}))},
+       {spec("logits", DType::F32, {-1, -1, 3}, {"batch", "seq", ""}),
+        spec("scalar", DType::BF16, {})}});
+  builder.addEntryPoint(
+      {"prepare", "ds_prepare", {ArgumentSpec::fromWeight(w1)}, {}});
+  return builder;
+}
+
+std::vector<uint8_t> sampleBytes() {
+  Expected<std::vector<uint8_t>> bytes = sampleBuilder().finish();
+  EXPECT_TRUE(bytes.succeeded()) << bytes.message();
+  return *bytes;
+}
+
+void expectSameSpec(const TensorSpec &a, const TensorSpec &b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.dtype, b.dtype);
+  EXPECT_EQ(a.shape, b.shape);
+  EXPECT_EQ(a.dimNames, b.dimNames);
+}
+
+/// Expects `builder.finish()` to fail with a message containing `needle`.
+void expectInvalid(const ArtifactBuilder &builder, const std::string &needle) {
+  Expected<std::vector<uint8_t>> bytes = builder.finish();
+  ASSERT_TRUE(bytes.failed()) << "expected an error containing: " << needle;
+  EXPECT_NE(bytes.message().find(needle), std::string::npos)
+      << "message: " << bytes.message();
+}
+
+/// Returns a builder with one entry point taking `input`.
+ArtifactBuilder withInput(TensorSpec input) {
+  ArtifactBuilder builder;
+  builder.setCode({1});
+  builder.addEntryPoint(
+      {"forward", "f", {ArgumentSpec::fromInput(std::move(input))}, {}});
+  return builder;
+}
+
+Expected<Artifact> parse(const std::vector<uint8_t> &bytes) {
+  return parseArtifact(bytes.data(), bytes.size());
+}
+
+} // namespace
+
+TEST(Artifact, RoundTrip) {
+  ArtifactBuilder builder = sampleBuilder();
+  std::vector<uint8_t> bytes = sampleBytes();
+  Expected<Artifact> parsed = parse(bytes);
+  ASSERT_TRUE(parsed.succeeded()) << parsed.message();
+  const Artifact &expected = builder.artifact();
+  EXPECT_EQ(parsed->formatMajor, kFormatMajor);
+  EXPECT_EQ(parsed->formatMinor, kFormatMinor);
+  EXPECT_EQ(parsed->target, Target::Cpu);
+  EXPECT_EQ(parsed->targetTriple, expected.targetTriple);
+  EXPECT_EQ(parsed->code, expected.code);
+  EXPECT_EQ(parsed->defaultWeightsFile, "model.weights");
+  EXPECT_EQ(parsed->stats, expected.stats);
+  ASSERT_EQ(parsed->weights.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const WeightSpec &a = parsed->weights[i], &b = expected.weights[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.dtype, b.dtype);
+    EXPECT_EQ(a.shape, b.shape);
+    EXPECT_EQ(a.file, b.file);
+    EXPECT_EQ(a.offset, b.offset);
+    EXPECT_EQ(a.size, b.size);
+  }
+  ASSERT_EQ(parsed->entryPoints.size(), 2u);
+  for (size_t e = 0; e < 2; ++e) {
+    const EntryPointSpec &a = parsed->entryPoints[e],
+                         &b = expected.entryPoints[e];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.symbol, b.symbol);
+    ASSERT_EQ(a.arguments.size(), b.arguments.size());
+    for (size_t i = 0; i < a.arguments.size(); ++i) {
+      EXPECT_EQ(a.arguments[i].kind, b.arguments[i].kind);
+      EXPECT_EQ(a.arguments[i].weightIndex, b.arguments[i].weightIndex);
+      if (a.arguments[i].kind == ArgumentSpec::Kind::Input)
+        expectSameSpec(a.arguments[i].input, b.arguments[i].input);
+    }
+    ASSERT_EQ(a.results.size(), b.results.size());
+    for (size_t i = 0; i < a.results.size(); ++i)
+      expectSameSpec(a.results[i], b.results[i]);
+  }
+  ASSERT_NE(parsed->findEntryPoint("forward"), nullptr);
+  EXPECT_EQ(parsed->findEntryPoint("forward")->inputs().size(), 2u);
+  EXPECT_EQ(parsed->findEntryPoint("nope"), nullptr);
+  // Serializing the parsed artifact gives the same bytes.
+  EXPECT_EQ(*serializeArtifact(*parsed), bytes);
+}
+
+TEST(Artifact, Layout) {
+  std::vector<uint8_t> bytes = sampleBytes();
+  EXPECT_EQ(std::string(bytes.begin() + 4, bytes.begin() + 8), "DSA1");
+  EXPECT_EQ(sampleBytes(), bytes) << "serialization must be deterministic";
+  Artifact empty;
+  Expected<std::vector<uint8_t>> minimal = serializeArtifact(empty);
+  ASSERT_TRUE(minimal.succeeded()) << minimal.message();
+  EXPECT_TRUE(parse(*minimal).succeeded());
+}
+
+TEST(Artifact, FileRoundTrip) {
+  TempDir dir;
+  ASSERT_TRUE(sampleBuilder().writeFile(dir.file("m.dsa")).succeeded());
+  Expected<Artifact> artifact = readArtifactFile(dir.file("m.dsa"));
+  ASSERT_TRUE(artifact.succeeded()) << artifact.message();
+  EXPECT_EQ(artifact->entryPoints.size(), 2u);
+  writeFile(dir.file("bad.dsa"), {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  Expected<Artifact> bad = readArtifactFile(dir.file("bad.dsa"));
+  ASSERT_TRUE(bad.failed());
+  EXPECT_EQ(bad.message().rfind(dir.file("bad.dsa") + ": not a ds artifact", 0),
+            0u)
+      << bad.message();
+  EXPECT_TRUE(readArtifactFile(dir.file("missing.dsa")).failed());
+  EXPECT_TRUE(readArtifactFile(dir.path()).failed());
+}
+
+TEST(Artifact, Versions) {
+  for (auto [major, minor, ok] : {std::tuple<int, int, bool>{1, 0, true},
+                                  {1, 1, false},
+                                  {0, 9, false},
+                                  {2, 0, false}}) {
+    Artifact artifact = sampleBuilder().artifact();
+    artifact.formatMajor = uint16_t(major);
+    artifact.formatMinor = uint16_t(minor);
+    Expected<Artifact> parsed = parse(*serializeArtifact(artifact));
+    EXPECT_EQ(parsed.succeeded(), ok) << major << "." << minor;
+    if (!ok) {
+      EXPECT_EQ(parsed.message(),
+                "artifact format version " + std::to_string(major) + "." +
+                    std::to_string(minor) +
+                    " is not supported (this runtime reads 1.0 to 1.0)");
+    }
+  }
+}
+
+TEST(Artifact, BadIdentifierAndSize) {
+  std::vector<uint8_t> bytes = sampleBytes();
+  bytes[4] = 'X';
+  Expected<Artifact> parsed = parse(bytes);
+  ASSERT_TRUE(parsed.failed());
+  EXPECT_EQ(parsed.message(),
+            "not a ds artifact: file identifier is 'XSA1', expected 'DSA1'");
+  EXPECT_TRUE(checkArtifactSize(7).failed());
+  EXPECT_TRUE(checkArtifactSize(8).succeeded());
+  EXPECT_TRUE(checkArtifactSize(kMaxArtifactBytes - 1).succeeded());
+  EXPECT_TRUE(checkArtifactSize(kMaxArtifactBytes).succeeded());
+  EXPECT_TRUE(checkArtifactSize(kMaxArtifactBytes + 1).failed());
+}
+
+TEST(Artifact, OversizedFileIsRejectedBeforeReading) {
+  TempDir dir;
+  std::string path = dir.file("huge.dsa");
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, off_t(kMaxArtifactBytes + 1)), 0); // sparse
+  ::close(fd);
+  Expected<Artifact> artifact = readArtifactFile(path);
+  ASSERT_TRUE(artifact.failed());
+  EXPECT_NE(artifact.message().find("more than the maximum of 1073741824"),
+            std::string::npos)
+      << artifact.message();
+}
+
+TEST(Artifact, EveryTruncationFails) {
+  std::vector<uint8_t> bytes = sampleBytes();
+  for (size_t size = 0; size < bytes.size(); ++size) {
+    std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + size);
+    EXPECT_TRUE(parse(prefix).failed()) << "prefix of " << size << " bytes";
+  }
+  std::vector<uint8_t> longer = bytes;
+  longer.push_back(0);
+  Expected<Artifact> parsed = parse(longer);
+  ASSERT_TRUE(parsed.failed());
+  EXPECT_NE(parsed.message().find("its header records"), std::string::npos);
+  std::vector<uint8_t> shorter(bytes.begin(), bytes.end() - 8);
+  parsed = parse(shorter);
+  ASSERT_TRUE(parsed.failed());
+  EXPECT_NE(parsed.message().find("truncated artifact"), std::string::npos)
+      << parsed.message();
+}
+
+TEST(Artifact, EveryByteFlipFails) {
+  std::vector<uint8_t> bytes = sampleBytes();
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (uint8_t mask : {0x01, 0x80, 0xff}) {
+      std::vector<uint8_t> damaged = bytes;
+      damaged[i] ^= mask;
+      EXPECT_TRUE(parse(damaged).failed()) << "byte " << i << " ^ " << +mask;
+    }
+  }
+}
+
+TEST(Artifact, ResealedDamageNeverCrashes) {
+  // Damage that also fixes up the size and checksum reaches the verifier
+  // and the semantic checks; each case must end in a result, not a crash.
+  std::vector<uint8_t> bytes = sampleBytes();
+  size_t rejected = 0, total = 0;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (uint8_t mask : {0x01, 0x02, 0x10, 0x80, 0xff}) {
+      std::vector<uint8_t> damaged = bytes;
+      damaged[i] ^= mask;
+      reseal(damaged, bytes);
+      rejected += parse(damaged).failed();
+      ++total;
+    }
+  }
+  for (size_t size = 8; size < bytes.size(); ++size) {
+    std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + size);
+    reseal(prefix, bytes);
+    rejected += parse(prefix).failed();
+    ++total;
+  }
+  // Most damage is structural; some (e.g. in a name) is not detectable.
+  EXPECT_GT(rejected, total / 4);
+}
+
+TEST(Artifact, ValidationErrors) {
+  ArtifactBuilder unknownDType = withInput(spec("x", DType(99), {2}));
+  expectInvalid(unknownDType, "input 'x': unknown dtype code 99");
+  std::vector<int64_t> rank8(8, 1), rank9(9, 1);
+  EXPECT_TRUE(withInput(spec("x", DType::F32, rank8)).finish().succeeded());
+  expectInvalid(withInput(spec("x", DType::F32, rank9)),
+                "entry point 'forward': input 'x': rank 9 exceeds the "
+                "maximum of 8");
+  expectInvalid(withInput(spec("x", DType::F32, {-2})),
+                "dim 0 is -2; expected >= 0 or -1 (dynamic)");
+  expectInvalid(withInput(spec("x", DType::F32, {-1, 2}, {"batch"})),
+                "has 2 dims but 1 dim names");
+  expectInvalid(withInput(spec("", DType::F32, {1})), "empty name");
+
+  // Element cap: kMaxElements - 1, kMaxElements, kMaxElements + 1.
+  EXPECT_TRUE(
+      withInput(spec("x", DType::F32, {3, 366503875925})).finish().succeeded());
+  EXPECT_TRUE(withInput(spec("x", DType::F32, {-1, 1024, 1073741824}))
+                  .finish()
+                  .succeeded());
+  expectInvalid(withInput(spec("x", DType::F32, {257, 4278255361})),
+                "has more than 1099511627776 elements");
+  expectInvalid(withInput(spec("x", DType::F32, {INT64_MAX, 2})),
+                "has more than");
+
+  ArtifactBuilder weights;
+  weights.addWeight({"w", DType::F32, {3}, "", 0, 8});
+  expectInvalid(weights, "weight 0 'w': size 8 does not match f32[3] (12 "
+                         "bytes)");
+  ArtifactBuilder dynamicWeight;
+  dynamicWeight.addWeight({"w", DType::F32, {-1}, "", 0, 0});
+  expectInvalid(dynamicWeight, "dim 0 is negative");
+  ArtifactBuilder overflow;
+  overflow.addWeight({"w", DType::U8, {16}, "", UINT64_MAX - 8, 16});
+  expectInvalid(overflow, "overflows");
+  ArtifactBuilder absolute;
+  absolute.addWeight({"w", DType::U8, {1}, "/etc/passwd", 0, 1});
+  expectInvalid(absolute, "file '/etc/passwd' is absolute");
+  ArtifactBuilder duplicateWeight;
+  duplicateWeight.addWeight({"w", DType::U8, {1}, "", 0, 1});
+  duplicateWeight.addWeight({"w", DType::U8, {1}, "", 1, 1});
+  expectInvalid(duplicateWeight, "duplicate weight 'w'");
+
+  ArtifactBuilder badIndex;
+  badIndex.addEntryPoint({"forward", "f", {ArgumentSpec::fromWeight(3)}, {}});
+  expectInvalid(badIndex, "argument 0: weight index 3 out of range");
+  ArtifactBuilder duplicateEntry;
+  duplicateEntry.addEntryPoint({"forward", "f", {}, {}});
+  duplicateEntry.addEntryPoint({"forward", "g", {}, {}});
+  expectInvalid(duplicateEntry, "duplicate entry point 'forward'");
+  ArtifactBuilder noSymbol;
+  noSymbol.addEntryPoint({"forward", "", {}, {}});
+  expectInvalid(noSymbol, "entry point 'forward': empty symbol");
+  ArtifactBuilder nulSymbol;
+  nulSymbol.addEntryPoint({"forward", std::string("f\0g", 3), {}, {}});
+  expectInvalid(nulSymbol, "symbol contains a NUL byte");
+  ArtifactBuilder duplicateInput;
+  duplicateInput.addEntryPoint(
+      {"forward",
+       "f",
+       {ArgumentSpec::fromInput(spec("x", DType::F32, {1})),
+        ArgumentSpec::fromInput(spec("x", DType::F32, {1}))},
+       {}});
+  expectInvalid(duplicateInput, "duplicate input 'x'");
+  ArtifactBuilder duplicateResult;
+  duplicateResult.addEntryPoint(
+      {"forward",
+       "f",
+       {},
+       {spec("y", DType::F32, {1}), spec("y", DType::F32, {1})}});
+  expectInvalid(duplicateResult, "duplicate result 'y'");
+  ArtifactBuilder badTarget;
+  badTarget.setTarget(Target(7), "");
+  expectInvalid(badTarget, "unknown target code 7");
+}
+
+namespace {
+namespace fbs = flatbuffers;
+
+/// Serializes a root table written by `build` with the raw FlatBuffers API
+/// (bypassing validation), then seals it.
+template <typename Fn> std::vector<uint8_t> rawArtifact(Fn build) {
+  fbs::FlatBufferBuilder builder;
+  fb::Version version(kFormatMajor, kFormatMinor);
+  auto extra = build(builder);
+  fb::ArtifactBuilder table(builder);
+  table.add_format_version(&version);
+  table.add_byte_size(~uint64_t(0));
+  table.add_checksum(~uint64_t(0));
+  extra(table);
+  fb::FinishArtifactBuffer(builder, table.Finish());
+  std::vector<uint8_t> bytes(builder.GetBufferPointer(),
+                             builder.GetBufferPointer() + builder.GetSize());
+  reseal(bytes, bytes);
+  return bytes;
+}
+} // namespace
+
+TEST(Artifact, ReaderRunsSemanticChecks) {
+  auto expectParseError = [](const std::vector<uint8_t> &bytes,
+                             const std::string &needle) {
+    Expected<Artifact> parsed = parse(bytes);
+    ASSERT_TRUE(parsed.failed()) << needle;
+    EXPECT_NE(parsed.message().find(needle), std::string::npos)
+        << parsed.message();
+  };
+  expectParseError(
+      rawArtifact([](fbs::FlatBufferBuilder &builder) {
+        auto name = builder.CreateString("w");
+        auto shape = builder.CreateVector(std::vector<int64_t>{2});
+        auto weight = fb::CreateWeight(builder, name, 99, shape, 0, 0, 8);
+        auto weights =
+            builder.CreateVector(std::vector<fbs::Offset<fb::Weight>>{weight});
+        return [=](fb::ArtifactBuilder &table) { table.add_weights(weights); };
+      }),
+      "invalid artifact: weight 0 'w': unknown dtype code 99");
+  expectParseError(rawArtifact([](fbs::FlatBufferBuilder &) {
+                     return [](fb::ArtifactBuilder &table) {
+                       table.add_target(fb::Target(9));
+                     };
+                   }),
+                   "corrupt artifact: unknown target code 9");
+  expectParseError(
+      rawArtifact([](fbs::FlatBufferBuilder &builder) {
+        auto ref = fb::CreateWeightRef(builder, 0);
+        auto arg =
+            fb::CreateArgument(builder, fb::ArgumentSource(5), ref.Union());
+        auto args =
+            builder.CreateVector(std::vector<fbs::Offset<fb::Argument>>{arg});
+        auto name = builder.CreateString("forward");
+        auto symbol = builder.CreateString("f");
+        auto entry = fb::CreateEntryPoint(builder, name, symbol, args);
+        auto entries = builder.CreateVector(
+            std::vector<fbs::Offset<fb::EntryPoint>>{entry});
+        return [=](fb::ArtifactBuilder &table) {
+          table.add_entry_points(entries);
+        };
+      }),
+      "argument 0 has unknown source type 5");
+}
+
+TEST(Artifact, TableCap) {
+  // The verifier counts the root table plus one table per weight:
+  // kMaxFlatBufferTables tables pass, one more fails.
+  for (unsigned tables : {kMaxFlatBufferTables, kMaxFlatBufferTables + 1}) {
+    Artifact artifact;
+    artifact.weights.resize(tables - 1);
+    for (size_t i = 0; i < artifact.weights.size(); ++i) {
+      artifact.weights[i].name = std::to_string(i);
+      artifact.weights[i].dtype = DType::U8;
+      artifact.weights[i].size = 1;
+    }
+    Expected<std::vector<uint8_t>> bytes = serializeArtifact(artifact);
+    ASSERT_TRUE(bytes.succeeded()) << bytes.message();
+    Expected<Artifact> parsed = parse(*bytes);
+    EXPECT_EQ(parsed.succeeded(), tables <= kMaxFlatBufferTables)
+        << tables << ": " << parsed.message();
+  }
+}
