@@ -30,6 +30,10 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.ds_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["ds-opt", "ds-run"], [config.ds_tools_dir])
 
+# mlir-runner's support libraries (test/Integration/CPU).
+config.substitutions.append(("%mlir_runner_utils", os.path.join(os.path.dirname(config.llvm_tools_dir), "lib", "libmlir_runner_utils.so")))
+config.substitutions.append(("%mlir_c_runner_utils", os.path.join(os.path.dirname(config.llvm_tools_dir), "lib", "libmlir_c_runner_utils.so")))
+
 # GPU integration tests run only where a CUDA driver is present.
 if shutil.which("nvidia-smi") and config.ds_enable_cuda:
     config.available_features.add("cuda")

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ds/InitAll.h"
+#include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
 #include "ds/Transforms/Passes.h"
 
@@ -21,5 +22,6 @@ void mlir::ds::registerAllDialects(DialectRegistry &registry) {
 
 void mlir::ds::registerAllPasses() {
   mlir::registerAllPasses();
+  registerDSConversionPasses();
   registerDSTransformsPasses();
 }
