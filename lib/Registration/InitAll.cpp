@@ -7,6 +7,7 @@
 #include "ds/InitAll.h"
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Pipelines/Pipelines.h"
 #include "ds/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -24,4 +25,5 @@ void mlir::ds::registerAllPasses() {
   mlir::registerAllPasses();
   registerDSConversionPasses();
   registerDSTransformsPasses();
+  registerDSPipelines();
 }

@@ -56,15 +56,23 @@ struct EmitEntryPointsPass
     MLIRContext *ctx = &getContext();
     auto ptrType = LLVM::LLVMPointerType::get(ctx);
     SmallVector<LLVM::LLVMFuncOp> wrappers;
-    for (auto func : module.getOps<LLVM::LLVMFuncOp>())
+    for (auto func : module.getOps<LLVM::LLVMFuncOp>()) {
       if (func.getName().starts_with(kCInterfacePrefix) && !func.isExternal())
         wrappers.push_back(func);
+      // The importer's ds.* argument attributes (names, symbolic dims) are
+      // recorded in the artifact by now; LLVM IR has no place for them.
+      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+        for (NamedAttribute attr : llvm::to_vector(
+                 func.getArgAttrDict(i) ? func.getArgAttrDict(i).getValue()
+                                        : ArrayRef<NamedAttribute>{}))
+          if (attr.getName().strref().starts_with("ds."))
+            func.removeArgAttr(i, attr.getName());
+    }
 
     for (LLVM::LLVMFuncOp target : wrappers) {
-      std::string name =
-          (ds::kEntryPointPrefix +
-           target.getName().drop_front(kCInterfacePrefix.size()))
-              .str();
+      std::string name = (ds::kEntryPointPrefix +
+                          target.getName().drop_front(kCInterfacePrefix.size()))
+                             .str();
       if (module.lookupSymbol(name)) {
         target.emitError() << "entry point symbol '" << name
                            << "' already exists";
@@ -84,8 +92,7 @@ struct EmitEntryPointsPass
       Location loc = target.getLoc();
       auto entry = LLVM::LLVMFuncOp::create(
           b, loc, name,
-          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
-                                      {ptrType}));
+          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptrType}));
       Block *body = entry.addEntryBlock(b);
       b.setInsertionPointToStart(body);
       Value args = body->getArgument(0);

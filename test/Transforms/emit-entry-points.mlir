@@ -43,3 +43,13 @@ func.func @uses_helper(%a: memref<4xf32>) -> memref<4xf32> {
 func.func @tensors(%t: tensor<4xf32>, %i: index) -> tensor<4xf32> {
   return %t : tensor<4xf32>
 }
+
+// -----
+
+// The importer's ds.* argument attributes do not reach LLVM IR.
+// CHECK-LABEL: llvm.func @named
+// CHECK-NOT: ds.input
+// CHECK: llvm.return
+func.func @named(%a: memref<4xf32> {ds.input = "x", ds.dim_names = [""]}) -> memref<4xf32> {
+  return %a : memref<4xf32>
+}

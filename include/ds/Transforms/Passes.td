@@ -82,4 +82,52 @@ def DSEmitEntryPoints : Pass<"ds-emit-entry-points", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def DSExpandShapeToReinterpretCast
+    : Pass<"ds-expand-shape-to-reinterpret-cast", "func::FuncOp"> {
+  let summary = "lower contiguous dynamic memref.expand_shape to reinterpret_cast";
+  let description = [{
+    Upstream `expand-strided-metadata` (LLVM 22) crashes on a
+    `memref.expand_shape` that splits one dimension into several dynamic
+    ones (`memref<?x64xf32> into memref<?x?x64xf32>`), which every
+    `[B*S, K] -> [B, S, K]` reshape of a symbolic batch and sequence
+    produces. For a contiguous (identity-layout) source the result is a
+    `memref.reinterpret_cast` with the output sizes and their suffix
+    products as strides, which this pass emits. Other expand_shapes are
+    left to `expand-strided-metadata`.
+
+    ```mlir
+    // before
+    %e = memref.expand_shape %m [[0, 1], [2]] output_shape [%b, %s, 64]
+        : memref<?x64xf32> into memref<?x?x64xf32>
+    // after
+    %st = arith.muli %s, %c64 : index
+    %e = memref.reinterpret_cast %m to offset: [0], sizes: [%b, %s, 64],
+        strides: [%st, 64, 1] : memref<?x64xf32> to memref<?x?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def DSStridedCopyToLinalg : Pass<"ds-strided-copy-to-linalg", "func::FuncOp"> {
+  let summary = "turn copies between non-contiguous buffers into linalg.copy";
+  let description = [{
+    `finalize-memref-to-llvm` lowers a `memref.copy` between buffers that
+    are not both contiguous to a call to `memrefCopy` from MLIR's
+    runner-utils library, which artifacts must not depend on (the runtime
+    links no MLIR). This pass rewrites those copies to `linalg.copy`, which
+    becomes loops with the rest of the linalg ops; contiguous copies stay
+    and become `memcpy`.
+
+    ```mlir
+    // before
+    memref.copy %a, %b : memref<?x4xf32, strided<[8, 1]>> to memref<?x4xf32>
+    // after
+    linalg.copy ins(%a : memref<?x4xf32, strided<[8, 1]>>)
+                outs(%b : memref<?x4xf32>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD

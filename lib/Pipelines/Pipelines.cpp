@@ -1,0 +1,151 @@
+//===- Pipelines.cpp - the ds compile pipeline, phase by phase ------------===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ds/Pipelines/Pipelines.h"
+
+#include "ds/Conversion/Passes.h"
+#include "ds/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/ADT/StringSwitch.h"
+
+using namespace mlir;
+using namespace mlir::ds;
+
+static constexpr StringRef kPhaseNames[] = {"import", "graph-opt", "lower",
+                                            "bufferize", "llvm"};
+
+ArrayRef<StringRef> mlir::ds::getPhaseNames() { return kPhaseNames; }
+
+std::optional<Phase> mlir::ds::parsePhase(StringRef name) {
+  for (auto [i, phaseName] : llvm::enumerate(kPhaseNames))
+    if (phaseName == name)
+      return static_cast<Phase>(i);
+  return std::nullopt;
+}
+
+StringRef mlir::ds::stringifyPhase(Phase phase) {
+  return kPhaseNames[static_cast<size_t>(phase)];
+}
+
+static void addCleanup(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+static void addGraphOpt(OpPassManager &pm) {
+  // Folding runs through op folders (arith on dense constants, ds
+  // folders); the importer already evaluated shape subgraphs.
+  addCleanup(pm);
+  pm.addPass(createSymbolDCEPass());
+}
+
+static void addLower(OpPassManager &pm) {
+  OpPassManager &func = pm.nest<func::FuncOp>();
+  func.addPass(createDSLowerToLinalg());
+  func.addPass(createConvertElementwiseToLinalgPass());
+  func.addPass(createCanonicalizerPass());
+  func.addPass(createLinalgElementwiseOpFusionPass());
+  addCleanup(pm);
+}
+
+static void addBufferize(OpPassManager &pm) {
+  pm.addPass(createDSPrepareEntryPoints());
+  bufferization::OneShotBufferizePassOptions options;
+  options.bufferizeFunctionBoundaries = true;
+  options.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(options));
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createDSFreshResults());
+  bufferization::buildBufferDeallocationPipeline(pm);
+  // The deallocation pipeline may insert bufferization.clone.
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  addCleanup(pm);
+}
+
+static void addLLVM(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createDSStridedCopyToLinalg());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addNestedPass<func::FuncOp>(createDSExpandShapeToReinterpretCast());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // LLVM intrinsics where they exist (sqrt, exp, ...), libm for the rest
+  // (erf, tanh, ...).
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createDSEmitEntryPoints());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  addCleanup(pm);
+}
+
+void mlir::ds::buildDSCompilePipeline(OpPassManager &pm, Phase first,
+                                      Phase last) {
+  for (int p = static_cast<int>(first); p <= static_cast<int>(last); ++p) {
+    switch (static_cast<Phase>(p)) {
+    case Phase::Import:
+      break;
+    case Phase::GraphOpt:
+      addGraphOpt(pm);
+      break;
+    case Phase::Lower:
+      addLower(pm);
+      break;
+    case Phase::Bufferize:
+      addBufferize(pm);
+      break;
+    case Phase::LLVM:
+      addLLVM(pm);
+      break;
+    }
+  }
+}
+
+namespace {
+struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
+  Option<std::string> from{*this, "from",
+                           llvm::cl::desc("first phase to run (the input is "
+                                          "the IR after the phase before)"),
+                           llvm::cl::init("graph-opt")};
+  Option<std::string> to{*this, "to",
+                         llvm::cl::desc("last phase to run"),
+                         llvm::cl::init("llvm")};
+};
+} // namespace
+
+void mlir::ds::registerDSPipelines() {
+  PassPipelineRegistration<PipelineOptions>(
+      "ds-compile-pipeline",
+      "the ds-compile pipeline from one phase to another (phases: import, "
+      "graph-opt, lower, bufferize, llvm)",
+      [](OpPassManager &pm, const PipelineOptions &options) {
+        std::optional<Phase> from = parsePhase(options.from);
+        std::optional<Phase> to = parsePhase(options.to);
+        // Invalid names leave the pipeline empty; ds-opt reports nothing
+        // ran, so say it here.
+        if (!from || !to || *from > *to) {
+          llvm::errs() << "error: ds-compile-pipeline: invalid phase range '"
+                       << options.from << "' to '" << options.to << "'\n";
+          return;
+        }
+        buildDSCompilePipeline(pm, *from, *to);
+      });
+}
