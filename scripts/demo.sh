@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Quick start, command 1: install what is missing, build, and run the main
-# job on the built-in default model.
+# job on the built-in default model: a tiny GPT-2 exported by PyTorch
+# (test/Models/gpt2-dynamo), compiled for the CPU and run on fixed tokens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-scripts/build.sh --target ds-opt
+scripts/build.sh --target ds-compile ds-run
 
-# The importer does not exist yet: the built-in model is a GPT-2 style
-# decoder block written in the ds dialect. ds-opt parses and verifies it,
-# canonicalizes it and prints it back.
-build/bin/ds-opt examples/gpt2-block.mlir --canonicalize --cse
+MODEL=test/Models/gpt2-dynamo
+mkdir -p build/demo
+echo "== ds-compile $MODEL/model.onnx -o build/demo/gpt2.dsa --print-stats"
+build/bin/ds-compile "$MODEL/model.onnx" -o build/demo/gpt2.dsa --print-stats
+echo "== ds-run build/demo/gpt2.dsa --input input_ids=$MODEL/case0/input_ids.npy"
+build/bin/ds-run build/demo/gpt2.dsa \
+  --input "input_ids=$MODEL/case0/input_ids.npy"

@@ -10,6 +10,7 @@
 #include "ds/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -86,6 +87,13 @@ static void addLLVM(OpPassManager &pm) {
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   // LLVM intrinsics where they exist (sqrt, exp, ...), libm for the rest
   // (erf, tanh, ...).
+  // bf16 <-> f32 conversions as integer arithmetic: LLVM would call
+  // compiler-rt's __truncsfbf2, which Debian 12's libgcc lacks.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  // Integer powers (math.ipowi/fpowi) become small loops in the module.
+  pm.addPass(createConvertMathToFuncs());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createArithToLLVMConversionPass());
@@ -125,8 +133,7 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
                            llvm::cl::desc("first phase to run (the input is "
                                           "the IR after the phase before)"),
                            llvm::cl::init("graph-opt")};
-  Option<std::string> to{*this, "to",
-                         llvm::cl::desc("last phase to run"),
+  Option<std::string> to{*this, "to", llvm::cl::desc("last phase to run"),
                          llvm::cl::init("llvm")};
 };
 } // namespace

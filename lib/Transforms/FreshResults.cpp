@@ -47,15 +47,15 @@ struct FreshResultsPass
         // caller frees each result once.
         if (isOwnedAllocation(value) && seen.insert(value).second)
           continue;
-        auto freshType = MemRefType::get(type.getShape(),
-                                         type.getElementType());
+        auto freshType =
+            MemRefType::get(type.getShape(), type.getElementType());
         SmallVector<Value> dynamicSizes;
         for (int64_t d = 0; d < type.getRank(); ++d)
           if (type.isDynamicDim(d))
             dynamicSizes.push_back(
                 memref::DimOp::create(b, ret.getLoc(), value, d));
-        Value fresh = memref::AllocOp::create(b, ret.getLoc(), freshType,
-                                              dynamicSizes);
+        Value fresh =
+            memref::AllocOp::create(b, ret.getLoc(), freshType, dynamicSizes);
         memref::CopyOp::create(b, ret.getLoc(), value, fresh);
         operand.set(fresh);
         seen.insert(fresh);
@@ -66,9 +66,8 @@ struct FreshResultsPass
     func.walk([&](func::ReturnOp ret) {
       resultTypes = llvm::to_vector(ret.getOperandTypes());
     });
-    func.setType(FunctionType::get(&getContext(),
-                                   func.getFunctionType().getInputs(),
-                                   resultTypes));
+    func.setType(FunctionType::get(
+        &getContext(), func.getFunctionType().getInputs(), resultTypes));
   }
 };
 

@@ -323,7 +323,10 @@ static const char *npyDescr(DType dtype) {
   case DType::Bool:
     return "|b1";
   case DType::BF16:
-    break;
+    // numpy has no bfloat16: bf16 travels as its bit patterns (what
+    // onnx.numpy_helper produces); ds-run reads such arrays back as bf16
+    // where the artifact expects bf16.
+    return "<u2";
   }
   return nullptr;
 }

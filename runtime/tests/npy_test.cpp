@@ -303,12 +303,18 @@ TEST(Npy, FileErrorsNameThePath) {
   EXPECT_EQ(bad.message().rfind(dir.file("bad.npy") + ": ", 0), 0u);
 }
 
-TEST(Npy, WriteErrors) {
+TEST(Npy, Bf16IsWrittenAsItsBitPatterns) {
   Tensor bf16 = makeTensor(DType::BF16, {1}, std::vector<uint16_t>{0x3f80});
   Expected<std::vector<uint8_t>> bytes = encodeNpy(bf16);
-  ASSERT_TRUE(bytes.failed());
-  EXPECT_NE(bytes.message().find("cannot write a bf16 tensor"),
-            std::string::npos);
+  ASSERT_FALSE(bytes.failed()) << bytes.message();
+  std::string text(bytes->begin(), bytes->end());
+  EXPECT_NE(text.find("'descr': '<u2'"), std::string::npos);
+  // 1.0 in bf16 is 0x3f80: the last two bytes, little-endian.
+  EXPECT_EQ((*bytes)[bytes->size() - 2], 0x80);
+  EXPECT_EQ((*bytes)[bytes->size() - 1], 0x3f);
+}
+
+TEST(Npy, WriteErrors) {
   Tensor wrongSize = makeTensor(DType::F32, {3}, std::vector<float>{1, 2});
   EXPECT_TRUE(encodeNpy(wrongSize).failed());
   TempDir dir;

@@ -1,4 +1,5 @@
-//===- Pipelines.h - the ds compile pipeline, phase by phase ------*- C++ -*-===//
+//===- Pipelines.h - the ds compile pipeline, phase by phase ------*- C++
+//-*-===//
 //
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //

@@ -54,11 +54,10 @@ createHostTargetMachine(ModuleOp module, const ds::CPUTargetOptions &options) {
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
   if (!target)
-    return module.emitError() << "no LLVM target for " << triple << ": "
-                              << error;
-  std::string cpu = options.cpu == "native"
-                        ? llvm::sys::getHostCPUName().str()
-                        : options.cpu;
+    return module.emitError()
+           << "no LLVM target for " << triple << ": " << error;
+  std::string cpu =
+      options.cpu == "native" ? llvm::sys::getHostCPUName().str() : options.cpu;
   llvm::TargetOptions targetOptions;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       llvm::Triple(triple), cpu, /*Features=*/"", targetOptions,
@@ -66,8 +65,8 @@ createHostTargetMachine(ModuleOp module, const ds::CPUTargetOptions &options) {
       options.optLevel >= 2 ? llvm::CodeGenOptLevel::Aggressive
                             : llvm::CodeGenOptLevel::Default));
   if (!machine)
-    return module.emitError() << "cannot create a target machine for "
-                              << triple << " (cpu " << cpu << ")";
+    return module.emitError() << "cannot create a target machine for " << triple
+                              << " (cpu " << cpu << ")";
   return machine;
 }
 
@@ -90,8 +89,8 @@ mlir::ds::emitCPUSharedObject(ModuleOp module,
   auto optimize = makeOptimizingTransformer(options.optLevel,
                                             /*sizeLevel=*/0, machine->get());
   if (llvm::Error err = optimize(llvmModule.get()))
-    return module.emitError() << "LLVM optimization failed: "
-                              << llvm::toString(std::move(err));
+    return module.emitError()
+           << "LLVM optimization failed: " << llvm::toString(std::move(err));
 
   // Object code into memory, then onto disk for the linker.
   SmallVector<char> object;
@@ -114,8 +113,8 @@ mlir::ds::emitCPUSharedObject(ModuleOp module,
     std::error_code ec;
     llvm::raw_fd_ostream os(objPath, ec);
     if (ec)
-      return module.emitError() << "cannot write " << objPath << ": "
-                                << ec.message();
+      return module.emitError()
+             << "cannot write " << objPath << ": " << ec.message();
     os.write(object.data(), object.size());
   }
 
@@ -123,9 +122,8 @@ mlir::ds::emitCPUSharedObject(ModuleOp module,
   if (!cc)
     return module.emitError()
            << "linking CPU code needs a C compiler driver `cc` on PATH";
-  SmallVector<StringRef> args = {*cc,    "-shared", "-o",
-                                 soPath, objPath,   "-lm",
-                                 "-Wl,-z,noexecstack"};
+  SmallVector<StringRef> args = {
+      *cc, "-shared", "-o", soPath, objPath, "-lm", "-Wl,-z,noexecstack"};
   std::string linkError;
   SmallString<128> logPath;
   if (llvm::sys::fs::createTemporaryFile("ds-link", "log", logPath))

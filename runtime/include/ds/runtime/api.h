@@ -30,6 +30,14 @@
 extern "C" {
 #endif
 
+/// Marks the C API for export from the shared runtime library, which
+/// hides every other symbol.
+#if defined(DS_RUNTIME_EXPORT_C_API)
+#define DS_API __attribute__((visibility("default")))
+#else
+#define DS_API
+#endif
+
 /// Status codes.
 typedef enum ds_status {
   DS_OK = 0,
@@ -87,52 +95,52 @@ typedef struct ds_tensor {
 
 /// Returns the message of the last failed call on this thread ("" if none).
 /// Valid until the next failing call on this thread.
-const char *ds_last_error(void);
+DS_API const char *ds_last_error(void);
 
 /// Returns the size in bytes of one element of `dtype`, or 0 if unknown.
-size_t ds_dtype_size(int32_t dtype);
+DS_API size_t ds_dtype_size(int32_t dtype);
 
 /// Loads an artifact. `weights_path` may be NULL; otherwise it replaces the
 /// artifact's default weights file (docs/Runtime.md).
-ds_status_t ds_session_create(const char *artifact_path,
+DS_API ds_status_t ds_session_create(const char *artifact_path,
                               const char *weights_path,
                               ds_session_t **out_session);
 
 /// Releases a session and everything it returned. NULL is ignored.
-void ds_session_destroy(ds_session_t *session);
+DS_API void ds_session_destroy(ds_session_t *session);
 
-ds_status_t ds_session_entry_point_count(const ds_session_t *session,
+DS_API ds_status_t ds_session_entry_point_count(const ds_session_t *session,
                                          size_t *out_count);
-ds_status_t ds_session_entry_point_name(const ds_session_t *session,
+DS_API ds_status_t ds_session_entry_point_name(const ds_session_t *session,
                                         size_t index, const char **out_name);
 
 /// In the calls below, `entry` names an entry point; NULL means "forward".
-ds_status_t ds_session_input_count(const ds_session_t *session,
+DS_API ds_status_t ds_session_input_count(const ds_session_t *session,
                                    const char *entry, size_t *out_count);
-ds_status_t ds_session_input_info(const ds_session_t *session,
+DS_API ds_status_t ds_session_input_info(const ds_session_t *session,
                                   const char *entry, size_t index,
                                   ds_tensor_info_t *out_info);
-ds_status_t ds_session_output_count(const ds_session_t *session,
+DS_API ds_status_t ds_session_output_count(const ds_session_t *session,
                                     const char *entry, size_t *out_count);
-ds_status_t ds_session_output_info(const ds_session_t *session,
+DS_API ds_status_t ds_session_output_info(const ds_session_t *session,
                                    const char *entry, size_t index,
                                    ds_tensor_info_t *out_info);
 
 /// Copies a host buffer in as input `name` of `entry` for the next runs.
-ds_status_t ds_session_set_input(ds_session_t *session, const char *entry,
+DS_API ds_status_t ds_session_set_input(ds_session_t *session, const char *entry,
                                  const char *name, int32_t dtype,
                                  const int64_t *dims, size_t rank,
                                  const void *data, size_t size_bytes);
 
 /// Forgets every input set for `entry`.
-ds_status_t ds_session_clear_inputs(ds_session_t *session, const char *entry);
+DS_API ds_status_t ds_session_clear_inputs(ds_session_t *session, const char *entry);
 
 /// Runs `entry` on the inputs set for it.
-ds_status_t ds_session_run(ds_session_t *session, const char *entry);
+DS_API ds_status_t ds_session_run(ds_session_t *session, const char *entry);
 
 /// Returns output `index` of the last successful run of `entry`. The
 /// pointers stay valid until the next run of `entry` or ds_session_destroy.
-ds_status_t ds_session_get_output(const ds_session_t *session,
+DS_API ds_status_t ds_session_get_output(const ds_session_t *session,
                                   const char *entry, size_t index,
                                   ds_tensor_t *out_tensor);
 

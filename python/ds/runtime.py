@@ -1,0 +1,143 @@
+"""The ds runtime through its C API (ctypes; no compiled extension)."""
+
+import ctypes
+import os
+
+import numpy as np
+
+from . import _paths
+from .compiler import DSError
+
+# ONNX TensorProto.DataType numbers <-> numpy (bf16 has no numpy dtype).
+_DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16,
+           5: np.int16, 6: np.int32, 7: np.int64, 9: np.bool_,
+           10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64}
+_CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
+
+
+class _TensorInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int32),
+                ("rank", ctypes.c_size_t),
+                ("dims", ctypes.POINTER(ctypes.c_int64)),
+                ("dim_names", ctypes.POINTER(ctypes.c_char_p))]
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("dtype", ctypes.c_int32), ("rank", ctypes.c_size_t),
+                ("dims", ctypes.POINTER(ctypes.c_int64)),
+                ("data", ctypes.c_void_p), ("size_bytes", ctypes.c_size_t)]
+
+
+_lib = None
+
+
+def _library():
+    global _lib
+    if _lib is None:
+        path = os.environ.get("DS_RUNTIME_LIBRARY", _paths.RUNTIME_LIBRARY)
+        lib = ctypes.CDLL(path)
+        lib.ds_last_error.restype = ctypes.c_char_p
+        lib.ds_session_create.argtypes = [
+            ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+        lib.ds_session_destroy.argtypes = [ctypes.c_void_p]
+        for fn in ("ds_session_input_count", "ds_session_output_count"):
+            getattr(lib, fn).argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                         ctypes.POINTER(ctypes.c_size_t)]
+        for fn in ("ds_session_input_info", "ds_session_output_info"):
+            getattr(lib, fn).argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                         ctypes.c_size_t,
+                                         ctypes.POINTER(_TensorInfo)]
+        lib.ds_session_set_input.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int32,
+            ctypes.POINTER(ctypes.c_int64), ctypes.c_size_t, ctypes.c_void_p,
+            ctypes.c_size_t]
+        lib.ds_session_clear_inputs.argtypes = [ctypes.c_void_p,
+                                                ctypes.c_char_p]
+        lib.ds_session_run.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.ds_session_get_output.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+            ctypes.POINTER(_Tensor)]
+        _lib = lib
+    return _lib
+
+
+def _check(status):
+    if status != 0:
+        raise DSError(_library().ds_last_error().decode())
+
+
+class Session:
+    """One loaded artifact: `run(**inputs)` returns {output name: array}."""
+
+    def __init__(self, artifact, weights=None):
+        lib = _library()
+        self._handle = ctypes.c_void_p()
+        _check(lib.ds_session_create(
+            os.fsencode(artifact),
+            os.fsencode(weights) if weights is not None else None,
+            ctypes.byref(self._handle)))
+
+    def close(self):
+        if self._handle:
+            _library().ds_session_destroy(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _infos(self, kind, entry):
+        lib = _library()
+        n = ctypes.c_size_t()
+        _check(getattr(lib, f"ds_session_{kind}_count")(
+            self._handle, entry.encode(), ctypes.byref(n)))
+        infos = []
+        for i in range(n.value):
+            info = _TensorInfo()
+            _check(getattr(lib, f"ds_session_{kind}_info")(
+                self._handle, entry.encode(), i, ctypes.byref(info)))
+            infos.append({
+                "name": info.name.decode(),
+                "dtype": _DTYPES.get(info.dtype, info.dtype),
+                "shape": tuple(info.dims[d] if info.dims[d] >= 0 else None
+                               for d in range(info.rank))})
+        return infos
+
+    def inputs(self, entry="forward"):
+        return self._infos("input", entry)
+
+    def outputs(self, entry="forward"):
+        return self._infos("output", entry)
+
+    def run(self, entry="forward", **inputs):
+        lib = _library()
+        e = entry.encode()
+        _check(lib.ds_session_clear_inputs(self._handle, e))
+        for name, value in inputs.items():
+            array = np.ascontiguousarray(value)
+            if array.dtype not in _CODES:
+                raise DSError(f"input '{name}': unsupported dtype "
+                              f"{array.dtype}")
+            dims = (ctypes.c_int64 * max(array.ndim, 1))(*array.shape)
+            _check(lib.ds_session_set_input(
+                self._handle, e, name.encode(), _CODES[array.dtype], dims,
+                array.ndim, array.ctypes.data_as(ctypes.c_void_p),
+                array.nbytes))
+        _check(lib.ds_session_run(self._handle, e))
+        results = {}
+        for i, info in enumerate(self.outputs(entry)):
+            t = _Tensor()
+            _check(lib.ds_session_get_output(self._handle, e, i,
+                                             ctypes.byref(t)))
+            shape = tuple(t.dims[d] for d in range(t.rank))
+            dtype = np.dtype(_DTYPES[t.dtype])
+            buf = (ctypes.c_char * t.size_bytes).from_address(t.data) \
+                if t.size_bytes else b""
+            results[info["name"]] = np.frombuffer(
+                bytes(buf), dtype=dtype).reshape(shape).copy()
+        return results

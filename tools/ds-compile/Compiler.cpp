@@ -1,0 +1,423 @@
+//===- Compiler.cpp - the ds-compile driver -------------------------------===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+// import -> phases of buildDSCompilePipeline -> native code -> artifact +
+// weights file. Statistics are taken between phases.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Compiler.h"
+
+#include "ds/InitAll.h"
+#include "ds/Pipelines/Pipelines.h"
+#include "ds/Target/CPU/ObjectEmitter.h"
+#include "ds/Target/ONNX/Import.h"
+#include "ds/runtime/artifact.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fstream>
+
+using namespace mlir;
+namespace rt = ::ds::runtime;
+
+namespace {
+
+/// Prints one line per error: `error: <file>: <message>`. Notes (IR dumps
+/// of the failing op) are dropped: users get the located message only.
+class OneLineDiagnostics {
+public:
+  OneLineDiagnostics(MLIRContext &ctx, std::string file)
+      : ctx(ctx), file(std::move(file)) {
+    id = ctx.getDiagEngine().registerHandler([this](Diagnostic &diag) {
+      if (diag.getSeverity() == DiagnosticSeverity::Error) {
+        ++errors;
+        std::string message = diag.str();
+        // Ops created for an ONNX node carry its name; say which node
+        // unless the message already does.
+        if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+          if (!StringRef(message).starts_with("node '"))
+            message = "node '" + name.getName().str() + "': " + message;
+        llvm::errs() << "error: " << this->file << ": " << message << "\n";
+      } else if (diag.getSeverity() == DiagnosticSeverity::Warning) {
+        llvm::errs() << "warning: " << this->file << ": " << diag.str() << "\n";
+      }
+      return success();
+    });
+  }
+  ~OneLineDiagnostics() { ctx.getDiagEngine().eraseHandler(id); }
+
+  /// Reports a driver-level error (not tied to IR).
+  void error(const Twine &message) {
+    ++errors;
+    llvm::errs() << "error: " << file << ": " << message << "\n";
+  }
+  unsigned count() const { return errors; }
+
+private:
+  MLIRContext &ctx;
+  std::string file;
+  DiagnosticEngine::HandlerID id;
+  unsigned errors = 0;
+};
+
+/// What the artifact says about one argument or result, taken from the
+/// imported function before lowering changes its types.
+struct Signature {
+  unsigned numWeights = 0;
+  std::vector<rt::TensorSpec> inputs;
+  std::vector<rt::TensorSpec> results;
+};
+
+} // namespace
+
+/// Maps an element type to the artifact dtype (ONNX numbering).
+static std::optional<rt::DType> toDType(Type type) {
+  if (type.isF32())
+    return rt::DType::F32;
+  if (type.isF16())
+    return rt::DType::F16;
+  if (type.isBF16())
+    return rt::DType::BF16;
+  if (type.isF64())
+    return rt::DType::F64;
+  if (type.isInteger(1))
+    return rt::DType::Bool;
+  if (type.isInteger(8))
+    return type.isUnsignedInteger() ? rt::DType::U8 : rt::DType::I8;
+  if (type.isInteger(16))
+    return type.isUnsignedInteger() ? rt::DType::U16 : rt::DType::I16;
+  if (type.isInteger(32))
+    return type.isUnsignedInteger() ? rt::DType::U32 : rt::DType::I32;
+  if (type.isInteger(64))
+    return type.isUnsignedInteger() ? rt::DType::U64 : rt::DType::I64;
+  return std::nullopt;
+}
+
+/// Builds a tensor spec from a ranked tensor type. Signless i8 is i8 unless
+/// the importer marked the value `ds.unsigned` (ONNX uint8).
+static FailureOr<rt::TensorSpec> toTensorSpec(StringRef name, Type type,
+                                              ArrayAttr dimNames,
+                                              bool isUnsigned,
+                                              OneLineDiagnostics &diags) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  std::optional<rt::DType> dtype =
+      tensor ? toDType(tensor.getElementType()) : std::nullopt;
+  if (isUnsigned && dtype == rt::DType::I8)
+    dtype = rt::DType::U8;
+  if (!tensor || !dtype) {
+    diags.error("'" + name + "' has a type the runtime cannot hold");
+    return failure();
+  }
+  rt::TensorSpec spec;
+  spec.name = name.str();
+  spec.dtype = *dtype;
+  for (auto [i, dim] : llvm::enumerate(tensor.getShape())) {
+    spec.shape.push_back(ShapedType::isDynamic(dim) ? -1 : dim);
+    std::string dimName;
+    if (dimNames && i < dimNames.size())
+      if (auto str = dyn_cast<StringAttr>(dimNames[i]))
+        dimName = str.str();
+    spec.dimNames.push_back(dimName);
+  }
+  return spec;
+}
+
+static FailureOr<Signature> readSignature(func::FuncOp func,
+                                          unsigned numWeights,
+                                          OneLineDiagnostics &diags) {
+  Signature sig;
+  sig.numWeights = numWeights;
+  for (unsigned i = numWeights, e = func.getNumArguments(); i < e; ++i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, "ds.input");
+    auto dims = func.getArgAttrOfType<ArrayAttr>(i, "ds.dim_names");
+    std::string fallback = "input" + std::to_string(i);
+    FailureOr<rt::TensorSpec> spec = toTensorSpec(
+        name ? name.getValue() : StringRef(fallback),
+        func.getArgument(i).getType(), dims,
+        static_cast<bool>(func.getArgAttr(i, "ds.unsigned")), diags);
+    if (failed(spec))
+      return failure();
+    sig.inputs.push_back(std::move(*spec));
+  }
+  auto names = func->getAttrOfType<ArrayAttr>("ds.output_names");
+  for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+    std::string name = "output" + std::to_string(i);
+    if (names && i < names.size())
+      if (auto str = dyn_cast<StringAttr>(names[i]))
+        name = str.str();
+    FailureOr<rt::TensorSpec> spec = toTensorSpec(
+        name, type, /*dimNames=*/nullptr,
+        static_cast<bool>(func.getResultAttr(i, "ds.unsigned")), diags);
+    if (failed(spec))
+      return failure();
+    sig.results.push_back(std::move(*spec));
+  }
+  return sig;
+}
+
+/// Parses `NAME=DxDx...` (a scalar is `NAME=`).
+static bool parseShapeFlags(const std::vector<std::string> &flags,
+                            mlir::ds::ImportOptions &options,
+                            OneLineDiagnostics &diags) {
+  for (const std::string &flag : flags) {
+    auto [name, dims] = StringRef(flag).split('=');
+    if (name.empty() || !StringRef(flag).contains('=')) {
+      diags.error("--shape expects NAME=DxDx..., got '" + flag + "'");
+      return false;
+    }
+    SmallVector<int64_t> shape;
+    SmallVector<StringRef> parts;
+    if (!dims.empty())
+      dims.split(parts, 'x');
+    for (StringRef part : parts) {
+      int64_t d;
+      if (part.getAsInteger(10, d) || d < 0) {
+        diags.error("--shape " + name + ": '" + part +
+                    "' is not a non-negative dimension");
+        return false;
+      }
+      shape.push_back(d);
+    }
+    options.pinnedShapes[name] = shape;
+  }
+  return true;
+}
+
+/// The path of `target` relative to the folder `base` (both made absolute).
+static std::string relativePath(StringRef target, StringRef base) {
+  SmallString<256> t(target), b(base);
+  llvm::sys::fs::make_absolute(t);
+  llvm::sys::fs::make_absolute(b);
+  llvm::sys::path::remove_dots(t, /*remove_dot_dot=*/true);
+  llvm::sys::path::remove_dots(b, /*remove_dot_dot=*/true);
+  SmallVector<StringRef> tc(llvm::sys::path::begin(t), llvm::sys::path::end(t));
+  SmallVector<StringRef> bc(llvm::sys::path::begin(b), llvm::sys::path::end(b));
+  size_t common = 0;
+  while (common < tc.size() && common < bc.size() && tc[common] == bc[common])
+    ++common;
+  SmallString<256> rel;
+  for (size_t i = common; i < bc.size(); ++i)
+    llvm::sys::path::append(rel, "..");
+  for (size_t i = common; i < tc.size(); ++i)
+    llvm::sys::path::append(rel, tc[i]);
+  return rel.str().str();
+}
+
+/// Counts the loop nests one forward runs on the CPU: every linalg op left
+/// after lowering and fusion.
+static int64_t countKernels(ModuleOp module) {
+  int64_t n = 0;
+  module.walk([&](Operation *op) {
+    if (op->getDialect() && op->getDialect()->getNamespace() == "linalg")
+      ++n;
+  });
+  return n;
+}
+
+/// Bytes of every buffer allocated in one forward with dynamic dimensions
+/// taken as 1: an upper bound on peak activation memory (no liveness-based
+/// reuse yet; the memory planner will tighten it).
+static int64_t countActivationBytes(ModuleOp module) {
+  int64_t bytes = 0;
+  module.walk([&](memref::AllocOp alloc) {
+    MemRefType type = alloc.getType();
+    int64_t n = 1;
+    for (int64_t d : type.getShape())
+      n *= ShapedType::isDynamic(d) ? 1 : d;
+    bytes += n * std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+  });
+  return bytes;
+}
+
+static bool runPhases(ModuleOp module, mlir::ds::Phase first,
+                      mlir::ds::Phase last) {
+  PassManager pm(module.getContext());
+  mlir::ds::buildDSCompilePipeline(pm, first, last);
+  return succeeded(pm.run(module));
+}
+
+bool ::ds::runCompiler(const CompileOptions &options) {
+  DialectRegistry registry;
+  mlir::ds::registerAllDialects(registry);
+  mlir::ds::registerImportDialects(registry);
+  mlir::ds::registerCPUTargetTranslations(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  OneLineDiagnostics diags(ctx, options.inputPath);
+
+  // Flags first: nothing is read before they are known to be good.
+  std::optional<mlir::ds::Phase> stopAfter;
+  if (!options.compileTo.empty()) {
+    stopAfter = mlir::ds::parsePhase(options.compileTo);
+    if (!stopAfter) {
+      diags.error("--compile-to: unknown phase '" + options.compileTo +
+                  "' (phases: " + llvm::join(mlir::ds::getPhaseNames(), ", ") +
+                  ")");
+      return false;
+    }
+  }
+  if (options.target == "cuda") {
+    if (options.cudaArch != "sm_80" && options.cudaArch != "sm_90" &&
+        options.cudaArch != "sm_90a") {
+      diags.error("--cuda-arch must be sm_80, sm_90 or sm_90a, got '" +
+                  options.cudaArch + "'");
+      return false;
+    }
+    diags.error("--target=cuda is not implemented yet; use --target=cpu");
+    return false;
+  }
+  if (options.target != "cpu") {
+    diags.error("--target must be cpu or cuda, got '" + options.target + "'");
+    return false;
+  }
+  if (options.precision != "fp32") {
+    diags.error("--precision=" + options.precision +
+                " is not implemented yet; use fp32");
+    return false;
+  }
+  if (!stopAfter && options.outputPath.empty()) {
+    diags.error("no output: pass -o OUT.dsa (or --compile-to=<phase>)");
+    return false;
+  }
+  mlir::ds::ImportOptions importOptions;
+  importOptions.symbolicInputs = options.symbolicInputs;
+  if (!parseShapeFlags(options.shapes, importOptions, diags))
+    return false;
+
+  FailureOr<mlir::ds::ImportedModel> imported =
+      mlir::ds::importONNXFile(options.inputPath, ctx, importOptions);
+  if (failed(imported))
+    return false;
+  ModuleOp module = imported->module.get();
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward) {
+    diags.error("the importer produced no @forward function");
+    return false;
+  }
+  FailureOr<Signature> sig =
+      readSignature(forward, imported->weights.size(), diags);
+  if (failed(sig))
+    return false;
+
+  llvm::json::Object stats;
+  int64_t weightBytes = 0;
+  for (const mlir::ds::WeightInfo &w : imported->weights)
+    weightBytes += w.external ? w.size : w.data.size();
+  stats["weight_bytes"] = weightBytes;
+
+  using mlir::ds::Phase;
+  auto stopHere = [&](Phase phase) {
+    if (stopAfter != phase)
+      return false;
+    module.print(llvm::outs());
+    llvm::outs() << "\n";
+    return true;
+  };
+  if (stopHere(Phase::Import))
+    return true;
+  if (!runPhases(module, Phase::GraphOpt, Phase::GraphOpt))
+    return false;
+  int64_t attention = 0;
+  module.walk([&](Operation *op) {
+    attention += op->getName().getStringRef() == "ds.attention";
+  });
+  stats["fused_attention"] = attention;
+  if (stopHere(Phase::GraphOpt))
+    return true;
+  if (!runPhases(module, Phase::Lower, Phase::Lower))
+    return false;
+  stats["kernels"] = countKernels(module);
+  if (stopHere(Phase::Lower))
+    return true;
+  if (!runPhases(module, Phase::Bufferize, Phase::Bufferize))
+    return false;
+  stats["peak_activation_bytes"] = countActivationBytes(module);
+  if (stopHere(Phase::Bufferize))
+    return true;
+  if (!runPhases(module, Phase::LLVM, Phase::LLVM))
+    return false;
+  if (stopHere(Phase::LLVM))
+    return true;
+
+  mlir::ds::CPUTargetOptions cpuOptions;
+  cpuOptions.cpu = options.cpu;
+  FailureOr<mlir::ds::CPUObject> object =
+      mlir::ds::emitCPUSharedObject(module, cpuOptions);
+  if (failed(object))
+    return false;
+
+  // Weights: embedded initializers go to OUT.weights beside the artifact
+  // (64-byte aligned); external data is referenced where it lies.
+  SmallString<256> artifactDir(options.outputPath);
+  llvm::sys::path::remove_filename(artifactDir);
+  if (artifactDir.empty())
+    artifactDir = ".";
+  SmallString<256> weightsPath(options.outputPath);
+  llvm::sys::path::replace_extension(weightsPath, "weights");
+  std::string weightsFile = llvm::sys::path::filename(weightsPath).str();
+
+  rt::ArtifactBuilder builder;
+  builder.setTarget(rt::Target::Cpu, object->triple);
+  builder.setCode(std::move(object->sharedObject));
+  std::string embedded;
+  rt::EntryPointSpec entry;
+  entry.name = "forward";
+  entry.symbol = "ds_entry_forward";
+  for (const mlir::ds::WeightInfo &w : imported->weights) {
+    rt::WeightSpec spec;
+    spec.name = w.name;
+    spec.dtype = static_cast<rt::DType>(w.dtype);
+    spec.shape.assign(w.shape.begin(), w.shape.end());
+    if (w.external) {
+      spec.file = relativePath(w.file, artifactDir);
+      spec.offset = w.offset;
+      spec.size = w.size;
+    } else {
+      embedded.resize(llvm::alignTo(embedded.size(), 64), '\0');
+      spec.offset = embedded.size();
+      spec.size = w.data.size();
+      embedded += w.data;
+    }
+    entry.arguments.push_back(
+        rt::ArgumentSpec::fromWeight(builder.addWeight(std::move(spec))));
+  }
+  for (const rt::TensorSpec &input : sig->inputs)
+    entry.arguments.push_back(rt::ArgumentSpec::fromInput(input));
+  entry.results = sig->results;
+  builder.addEntryPoint(std::move(entry));
+  builder.setDefaultWeightsFile(weightsFile);
+
+  std::string statsText;
+  llvm::raw_string_ostream(statsText) << llvm::json::Value(std::move(stats));
+  builder.setStats(statsText);
+
+  {
+    std::ofstream out(weightsPath.str().str(), std::ios::binary);
+    out.write(embedded.data(), embedded.size());
+    if (!out) {
+      diags.error("cannot write " + weightsPath.str());
+      return false;
+    }
+  }
+  if (rt::Status status = builder.writeFile(options.outputPath);
+      status.failed()) {
+    diags.error("cannot write " + options.outputPath + ": " + status.message());
+    return false;
+  }
+  if (options.printStats)
+    llvm::outs() << statsText << "\n";
+  return diags.count() == 0;
+}
