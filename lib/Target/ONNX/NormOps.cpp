@@ -8,6 +8,8 @@
 
 #include "ds/Dialect/DS/IR/DSOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
@@ -34,14 +36,55 @@ static FailureOr<Value> normParam(NodeImporter &n, unsigned i,
   return n.graph.broadcastTo(n.tensor(i), normDims, n.loc);
 }
 
+/// The training outputs of LayerNormalization, in f32 (stash_type 1): the
+/// mean and 1/sqrt(variance + epsilon) over the normalized dimensions,
+/// shaped like the input with those dimensions set to 1.
+static LogicalResult importLayerNormStats(NodeImporter &n, TensorValue &x,
+                                          int64_t axis, float epsilon) {
+  Location loc = n.loc;
+  Type f32 = n.b.getF32Type();
+  Value xf = n.tensor(0);
+  if (x.elementType() != f32)
+    xf = arith::ExtFOp::create(n.b, loc, tensorTypeFor(x.dims, f32), xf);
+  SmallVector<int64_t> axes;
+  SmallVector<OpFoldResult> statDims(x.dims);
+  for (int64_t d = axis; d < x.rank(); ++d) {
+    axes.push_back(d);
+    statDims[d] = n.b.getIndexAttr(1);
+  }
+  RankedTensorType statType = tensorTypeFor(statDims, f32);
+  auto reduceMean = [&](Value v) -> Value {
+    return ReduceOp::create(n.b, loc, statType, ReduceKind::mean, v,
+                            n.b.getDenseI64ArrayAttr(axes),
+                            /*keep_dims=*/true);
+  };
+  Value mean = reduceMean(xf);
+  Value centered = arith::SubFOp::create(
+      n.b, loc, xf, n.graph.broadcastTo(mean, x.dims, loc));
+  Value var = reduceMean(arith::MulFOp::create(n.b, loc, centered, centered));
+  Value eps = arith::ConstantOp::create(
+      n.b, loc,
+      DenseElementsAttr::get(RankedTensorType::get({}, f32), epsilon));
+  Value invStd = math::RsqrtOp::create(
+      n.b, loc,
+      arith::AddFOp::create(n.b, loc, var,
+                            n.graph.broadcastTo(eps, statDims, loc)));
+  if (n.isOutputUsed(1) &&
+      failed(n.setOutput(1, mean, onnx::TensorProto_DataType_FLOAT, statDims)))
+    return failure();
+  if (n.isOutputUsed(2) &&
+      failed(
+          n.setOutput(2, invStd, onnx::TensorProto_DataType_FLOAT, statDims)))
+    return failure();
+  return success();
+}
+
 static LogicalResult importLayerNorm(NodeImporter &n) {
   SmallVector<unsigned> idx = {0, 1};
   if (n.hasInput(2))
     idx.push_back(2);
   if (failed(n.requireFloat(0)) || failed(n.requireSameElementType(idx)))
     return failure();
-  if (n.isOutputUsed(1) || n.isOutputUsed(2))
-    return n.error() << "the Mean and InvStdDev outputs are not supported";
   TensorValue &x = n.input(0);
   FailureOr<int64_t> axisAttr = n.intAttr("axis", -1);
   FailureOr<float> epsilon = n.floatAttr("epsilon", 1e-5f);
@@ -70,7 +113,14 @@ static LogicalResult importLayerNorm(NodeImporter &n) {
   Value r = LayerNormOp::create(n.b, n.loc, x.type, n.tensor(0), *scale, bias,
                                 n.b.getF32FloatAttr(*epsilon),
                                 n.b.getI64IntegerAttr(*axis));
-  return n.setOutput(0, r, x.dtype, x.dims);
+  if (failed(n.setOutput(0, r, x.dtype, x.dims)))
+    return failure();
+  if (!n.isOutputUsed(1) && !n.isOutputUsed(2))
+    return success();
+  if (*stash != 1)
+    return n.error() << "Mean and InvStdDev with stash_type " << *stash
+                     << " are not supported (only 1, float)";
+  return importLayerNormStats(n, x, *axis, *epsilon);
 }
 
 static LogicalResult importGelu(NodeImporter &n) {
