@@ -237,7 +237,12 @@ static int64_t countActivationBytes(ModuleOp module) {
     int64_t n = 1;
     for (int64_t d : type.getShape())
       n *= ShapedType::isDynamic(d) ? 1 : d;
-    bytes += n * std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+    Type elt = type.getElementType();
+    // index buffers (shape operands) are 64-bit on every host ds targets.
+    int64_t bits = elt.isIndex()        ? 64
+                   : elt.isIntOrFloat() ? elt.getIntOrFloatBitWidth()
+                                        : 64;
+    bytes += n * llvm::divideCeil(bits, 8);
   });
   return bytes;
 }

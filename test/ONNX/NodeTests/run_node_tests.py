@@ -92,6 +92,49 @@ def read_exclusions(path):
     return excluded
 
 
+def read_constant_operands(path):
+    """`test_name  i,j,...  # reason`: inputs (by position) that ds needs at
+    compile time (shapes, axes, repeats). The runner folds them into
+    initializers from each data set before compiling."""
+    folded = {}
+    if not path:
+        return folded
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            body, sep, reason = line.partition("#")
+            fields = body.split()
+            if not sep or not reason.strip() or len(fields) != 2:
+                sys.exit(f"{path}:{lineno}: expected `name i,j  # reason`")
+            folded[fields[0]] = [int(i) for i in fields[1].split(",")]
+    return folded
+
+
+def fold_inputs(model, positions, ds_dir, path):
+    """Writes `model` with the inputs at `positions` turned into
+    initializers holding the data set's values."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    keep = []
+    for pos, value_info in enumerate(inputs):
+        if pos in positions:
+            t = onnx.TensorProto()
+            with open(os.path.join(ds_dir, f"input_{pos}.pb"), "rb") as f:
+                t.ParseFromString(f.read())
+            t.name = value_info.name
+            model.graph.initializer.append(t)
+        else:
+            keep.append(value_info)
+    # Inputs that are not graph inputs anymore (initializers stay declared
+    # only where the model declared them).
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    onnx.save(model, path)
+
+
 def load_tensor(path):
     t = onnx.TensorProto()
     with open(path, "rb") as f:
@@ -123,8 +166,9 @@ def run(cmd, timeout):
     return p.returncode, (p.stderr.strip().splitlines() or [""])[-1]
 
 
-def run_test(test_dir, mode, args, work):
-    """Returns (status, detail) for one test in one mode."""
+def run_test(test_dir, mode, args, work, folded=None):
+    """Returns (status, detail) for one test in one mode. `folded` lists the
+    input positions to fold into initializers (one compile per data set)."""
     name = os.path.basename(test_dir)
     model = onnx.load(os.path.join(test_dir, "model.onnx"))
     inits = {i.name for i in model.graph.initializer}
@@ -133,17 +177,29 @@ def run_test(test_dir, mode, args, work):
     out_dir = os.path.join(work, f"{name}.{mode}")
     os.makedirs(out_dir, exist_ok=True)
     artifact = os.path.join(out_dir, "model.dsa")
-    cmd = [args.ds_compile, os.path.join(test_dir, "model.onnx"),
-           "-o", artifact]
-    if mode == "symbolic":
-        cmd.append("--symbolic-inputs")
-    rc, err = run(cmd, args.timeout)
-    if rc != 0:
-        return "FAIL", f"ds-compile: {err}"
+
+    def compile_model(path):
+        cmd = [args.ds_compile, path, "-o", artifact]
+        if mode == "symbolic":
+            cmd.append("--symbolic-inputs")
+        return run(cmd, args.timeout)
+
+    if not folded:
+        rc, err = compile_model(os.path.join(test_dir, "model.onnx"))
+        if rc != 0:
+            return "FAIL", f"ds-compile: {err}"
     data_sets = sorted(glob.glob(os.path.join(test_dir, "test_data_set_*")))
     for ds_dir in data_sets:
+        if folded:
+            path = os.path.join(out_dir, "folded.onnx")
+            fold_inputs(model, folded, ds_dir, path)
+            rc, err = compile_model(path)
+            if rc != 0:
+                return "FAIL", f"ds-compile (constant operands): {err}"
         feeds = []
         for i, input_name in enumerate(inputs):
+            if folded and i in folded:
+                continue
             pb = os.path.join(ds_dir, f"input_{i}.pb")
             if not os.path.exists(pb):
                 continue  # optional input left out
@@ -174,6 +230,8 @@ def main():
     p.add_argument("--ds-compile", required=True)
     p.add_argument("--ds-run", required=True)
     p.add_argument("--exclusions")
+    p.add_argument("--constant-operands",
+                   help="file of tests whose shape operands are folded")
     p.add_argument("--mode", choices=["static", "symbolic", "both"],
                    default="both")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -187,6 +245,7 @@ def main():
         [args.ds_compile, "--list-supported-ops"], check=True,
         stdout=subprocess.PIPE, text=True).stdout.split())
     excluded = read_exclusions(args.exclusions)
+    folded = read_constant_operands(args.constant_operands)
     modes = ["static", "symbolic"] if args.mode == "both" else [args.mode]
     tests = sorted(d for d in glob.glob(os.path.join(args.suite, "test_*"))
                    if re.search(args.filter, os.path.basename(d)))
@@ -222,7 +281,8 @@ def main():
     failed = []
     with tempfile.TemporaryDirectory(prefix="ds-node-tests-") as work, \
             concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(run_test, t, m, args, work): (t, m)
+        futures = {pool.submit(run_test, t, m, args, work,
+                               folded.get(os.path.basename(t))): (t, m)
                    for t, m in jobs}
         for fut in concurrent.futures.as_completed(futures):
             t, m = futures[fut]
