@@ -31,7 +31,7 @@ import tempfile
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import numpy_helper, version_converter
 
 # What ds supports (ONNX issue scope): default-domain opsets and the
 # element types of graph inputs and outputs.
@@ -60,10 +60,28 @@ def model_ops(graph):
     return ops
 
 
-def out_of_scope(model):
+def default_opset(model):
+    return max((o.version for o in model.opset_import
+                if o.domain in ("", "ai.onnx")), default=0)
+
+
+def upgrade(model, path):
+    """Writes `model` converted to opset 13 by ONNX's version converter
+    (semantics-preserving); None when the converter cannot."""
+    try:
+        converted = version_converter.convert_version(model, OPSETS[0])
+    except Exception:  # the converter rejects some old ops outright
+        return None
+    onnx.save(converted, path)
+    return path
+
+
+def out_of_scope(model, upgrade_opset=False):
     """Why a model is outside ds's scope regardless of its operators."""
     for o in model.opset_import:
         if o.domain in ("", "ai.onnx") and o.version not in OPSETS:
+            if upgrade_opset and o.version < OPSETS[0]:
+                continue
             return f"opset {o.version}"
     for v in list(model.graph.input) + list(model.graph.output):
         if not v.type.HasField("tensor_type"):
@@ -170,12 +188,20 @@ def run_test(test_dir, mode, args, work, folded=None):
     """Returns (status, detail) for one test in one mode. `folded` lists the
     input positions to fold into initializers (one compile per data set)."""
     name = os.path.basename(test_dir)
-    model = onnx.load(os.path.join(test_dir, "model.onnx"))
+    model_path = os.path.join(test_dir, "model.onnx")
+    model = onnx.load(model_path)
+    out_dir = os.path.join(work, f"{name}.{mode}")
+    os.makedirs(out_dir, exist_ok=True)
+    upgraded = ""
+    if args.upgrade_opset and default_opset(model) < OPSETS[0]:
+        upgraded = f" (upgraded from opset {default_opset(model)})"
+        model_path = upgrade(model, os.path.join(out_dir, "upgraded.onnx"))
+        if model_path is None:
+            return "UNSUPPORTED", "the version converter cannot upgrade it"
+        model = onnx.load(model_path)
     inits = {i.name for i in model.graph.initializer}
     inputs = [i.name for i in model.graph.input if i.name not in inits]
     outputs = [o.name for o in model.graph.output]
-    out_dir = os.path.join(work, f"{name}.{mode}")
-    os.makedirs(out_dir, exist_ok=True)
     artifact = os.path.join(out_dir, "model.dsa")
 
     def compile_model(path):
@@ -185,7 +211,7 @@ def run_test(test_dir, mode, args, work, folded=None):
         return run(cmd, args.timeout)
 
     if not folded:
-        rc, err = compile_model(os.path.join(test_dir, "model.onnx"))
+        rc, err = compile_model(model_path)
         if rc != 0:
             return "FAIL", f"ds-compile: {err}"
     data_sets = sorted(glob.glob(os.path.join(test_dir, "test_data_set_*")))
@@ -221,7 +247,7 @@ def run_test(test_dir, mode, args, work, folded=None):
             if reason:
                 return "FAIL", f"{os.path.basename(ds_dir)}: {reason}"
     shutil.rmtree(out_dir, ignore_errors=True)
-    return "PASS", f"{len(data_sets)} data set(s)"
+    return "PASS", f"{len(data_sets)} data set(s){upgraded}"
 
 
 def main():
@@ -237,6 +263,9 @@ def main():
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--filter", default="", help="regex on test names")
     p.add_argument("--timeout", type=float, default=300)
+    p.add_argument("--upgrade-opset", action="store_true",
+                   help="run models below opset 13 after ONNX's version "
+                        "converter upgraded them to 13")
     p.add_argument("--require-ops", default="",
                    help="comma-separated ops that must have a passing test")
     args = p.parse_args()
@@ -261,7 +290,7 @@ def main():
         ops_of[name] = {op for _, op in ops}
         missing = sorted(f"{d}:{op}" if d else op for d, op in ops
                          if d not in ("", "ai.onnx") or op not in supported)
-        scope = out_of_scope(model)
+        scope = out_of_scope(model, args.upgrade_opset)
         if missing or scope:
             counts["unsupported"] += 1
             print(f"UNSUPPORTED {name} ({', '.join(missing) or scope})")
