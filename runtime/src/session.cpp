@@ -132,7 +132,10 @@ Status ds::runtime::checkInputs(const EntryPointSpec &entry,
     if (it == inputs.end())
       return makeError() << "missing " << what << " (" << expectedType << ")";
     const TensorView &view = it->second;
-    if (view.dtype != spec->dtype)
+    // .npy and numpy have no bf16: a u16 tensor carries bf16 bit patterns
+    // (docs/Runtime.md), for every caller of the runtime alike.
+    bool bf16Bits = spec->dtype == DType::BF16 && view.dtype == DType::U16;
+    if (view.dtype != spec->dtype && !bf16Bits)
       return makeError() << what << ": expected dtype "
                          << dtypeName(spec->dtype) << ", got "
                          << dtypeName(view.dtype);

@@ -247,6 +247,10 @@ TEST(Session, InputValidation) {
 
   expectError(s.run("forward", {{"a", a.view()}, {"b", ints.view()}}).status(),
               "input 'b': expected dtype f32, got i32");
+  // u16 stands in for bf16 only (numpy has no bf16), never for f32.
+  Tensor bits = makeTensor(DType::U16, {4}, std::vector<uint16_t>{1, 2, 3, 4});
+  expectError(s.run("forward", {{"a", a.view()}, {"b", bits.view()}}).status(),
+              "input 'b': expected dtype f32, got u16");
   expectError(
       s.run("forward", {{"a", a.view()}, {"b", matrix.view()}}).status(),
       "input 'b': expected rank 1 (f32[n]), got rank 2 [2,2]");

@@ -220,11 +220,6 @@ static Status runTool(const Options &options) {
     Expected<Tensor> tensor = readNpyFile(path);
     if (tensor.failed())
       return tensor.status();
-    // .npy has no bf16: a uint16 array carries bf16 bit patterns.
-    for (const TensorSpec *spec : entry->inputs())
-      if (spec->name == name && spec->dtype == DType::BF16 &&
-          tensor->dtype == DType::U16)
-        tensor->dtype = DType::BF16;
     tensors.emplace(name, std::move(*tensor));
   }
   std::map<std::string, TensorView> views;
