@@ -55,6 +55,10 @@ def main():
     for name, args in [("bad --shape", [*out, "--shape", "x=2xq"]),
                        ("bad --compile-to", [*out, "--compile-to=nowhere"]),
                        ("bad --target", [*out, "--target=tpu"]),
+                       ("bad --cuda-arch", [*out, "--target=cuda",
+                                            "--cuda-arch=sm_70"]),
+                       ("cuda not yet", [*out, "--target=cuda"]),
+                       ("fp16 not yet", [*out, "--precision=fp16"]),
                        ("no -o", [])]:
         total += 1
         ok += check(f"ds-compile {name}", [ds_compile, good, *args])
