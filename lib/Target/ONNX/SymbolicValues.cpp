@@ -351,29 +351,37 @@ OpFoldResult SymbolicIndexBuilder::min(Location loc, OpFoldResult lhs,
   return v;
 }
 
-FailureOr<OpFoldResult> SymbolicIndexBuilder::divTrunc(Location loc,
-                                                       OpFoldResult lhs,
-                                                       OpFoldResult rhs) {
+template <typename OpTy>
+FailureOr<OpFoldResult>
+SymbolicIndexBuilder::roundedDiv(Location loc, OpFoldResult lhs,
+                                 OpFoldResult rhs, Kind kind,
+                                 int64_t (*fold)(int64_t, int64_t)) {
   std::optional<int64_t> a = getConstantIntValue(lhs);
   std::optional<int64_t> c = getConstantIntValue(rhs);
   if (c && *c == 0)
     return failure();
   if (a && c)
-    return OpFoldResult(b.getIndexAttr(truncDiv(*a, *c)));
+    return OpFoldResult(b.getIndexAttr(fold(*a, *c)));
   if (c && *c == 1)
     return lhs;
+  bool nonNegative = isNonNegative(lhs) && isNonNegative(rhs);
   // Exact symbolic quotients of non-negative values need no division.
-  if (isNonNegative(lhs) && isNonNegative(rhs))
+  if (nonNegative)
     if (std::optional<OpFoldResult> q = exactDiv(loc, lhs, rhs))
       return *q;
-  Value v = cached(Kind::DivS, 0, {lhs, rhs}, /*commutative=*/false, [&] {
-    return arith::DivSIOp::create(b, loc, materialize(loc, lhs),
-                                  materialize(loc, rhs))
+  Value v = cached(kind, 0, {lhs, rhs}, /*commutative=*/false, [&] {
+    return OpTy::create(b, loc, materialize(loc, lhs), materialize(loc, rhs))
         .getResult();
   });
-  if (isNonNegative(lhs) && isNonNegative(rhs))
+  if (nonNegative)
     assumeNonNegative(v);
   return OpFoldResult(v);
+}
+
+FailureOr<OpFoldResult> SymbolicIndexBuilder::divTrunc(Location loc,
+                                                       OpFoldResult lhs,
+                                                       OpFoldResult rhs) {
+  return roundedDiv<arith::DivSIOp>(loc, lhs, rhs, Kind::DivS, truncDiv);
 }
 
 FailureOr<OpFoldResult> SymbolicIndexBuilder::floorDiv(Location loc,
@@ -398,25 +406,8 @@ FailureOr<OpFoldResult> SymbolicIndexBuilder::floorDiv(Location loc,
 FailureOr<OpFoldResult> SymbolicIndexBuilder::ceilDiv(Location loc,
                                                       OpFoldResult lhs,
                                                       OpFoldResult rhs) {
-  std::optional<int64_t> a = getConstantIntValue(lhs);
-  std::optional<int64_t> c = getConstantIntValue(rhs);
-  if (c && *c == 0)
-    return failure();
-  if (a && c)
-    return OpFoldResult(b.getIndexAttr(ceilDivide(*a, *c)));
-  if (c && *c == 1)
-    return lhs;
-  if (isNonNegative(lhs) && isNonNegative(rhs))
-    if (std::optional<OpFoldResult> q = exactDiv(loc, lhs, rhs))
-      return *q;
-  Value v = cached(Kind::CeilDiv, 0, {lhs, rhs}, /*commutative=*/false, [&] {
-    return arith::CeilDivSIOp::create(b, loc, materialize(loc, lhs),
-                                      materialize(loc, rhs))
-        .getResult();
-  });
-  if (isNonNegative(lhs) && isNonNegative(rhs))
-    assumeNonNegative(v);
-  return OpFoldResult(v);
+  return roundedDiv<arith::CeilDivSIOp>(loc, lhs, rhs, Kind::CeilDiv,
+                                        ceilDivide);
 }
 
 FailureOr<OpFoldResult> SymbolicIndexBuilder::remTrunc(Location loc,

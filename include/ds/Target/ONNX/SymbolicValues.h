@@ -123,6 +123,13 @@ private:
 
   Operand key(OpFoldResult v) const;
   /// Returns a cached Value for (kind, a, b[, c]) or builds one with `fn`.
+  /// Shared by divTrunc and ceilDiv: folds constants and `x / 1`, uses
+  /// exact symbolic quotients of non-negative operands, else emits `OpTy`
+  /// (cached) and keeps non-negativity.
+  template <typename OpTy>
+  FailureOr<OpFoldResult> roundedDiv(Location loc, OpFoldResult lhs,
+                                     OpFoldResult rhs, Kind kind,
+                                     int64_t (*fold)(int64_t, int64_t));
   Value cached(Kind kind, int sub, ArrayRef<OpFoldResult> operands,
                bool commutative, llvm::function_ref<Value()> fn);
 
