@@ -7,6 +7,7 @@
 #include "ds/Pipelines/Pipelines.h"
 
 #include "ds/Conversion/Passes.h"
+#include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ds/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -24,8 +25,8 @@
 using namespace mlir;
 using namespace mlir::ds;
 
-static constexpr StringRef kPhaseNames[] = {"import", "graph-opt", "lower",
-                                            "bufferize", "llvm"};
+static constexpr StringRef kPhaseNames[] = {
+    "import", "graph-opt", "fusion", "kv-cache", "lower", "bufferize", "llvm"};
 
 ArrayRef<StringRef> mlir::ds::getPhaseNames() { return kPhaseNames; }
 
@@ -52,7 +53,36 @@ static void addGraphOpt(OpPassManager &pm) {
   pm.addPass(createSymbolDCEPass());
 }
 
+static void addFusion(OpPassManager &pm, const PipelineConfig &config) {
+  bool remarks = config.fusionRemarks;
+  OpPassManager &func = pm.nest<func::FuncOp>();
+  // Norms and activations first: attention and RoPE patterns then see
+  // fused ops instead of their decompositions, and ds-fuse-linear folds
+  // the fused activations into GEMM epilogues.
+  func.addPass(createDSFuseNorms({remarks}));
+  func.addPass(createDSFuseActivations({remarks}));
+  func.addPass(createDSFuseRope({remarks}));
+  func.addPass(createDSFuseAttention({remarks}));
+  func.addPass(createCanonicalizerPass());
+  func.addPass(createCSEPass());
+  func.addPass(createDSFuseLinear({remarks}));
+  func.addPass(createDSMergeProjections({remarks}));
+  addCleanup(pm);
+}
+
+static void addKVCache(OpPassManager &pm, const PipelineConfig &config) {
+  if (config.kvCache == KVCacheMode::Off)
+    return;
+  DSInsertKVCacheOptions options;
+  options.required = config.kvCache == KVCacheMode::On;
+  pm.addPass(createDSInsertKVCache(options));
+  addCleanup(pm);
+}
+
 static void addLower(OpPassManager &pm) {
+  // Weight-only computations (merged projection weights, transposes) run
+  // once at load in @prepare, not in every forward.
+  pm.addPass(createDSHoistWeightPrep());
   OpPassManager &func = pm.nest<func::FuncOp>();
   func.addPass(createDSLowerToLinalg());
   func.addPass(createConvertElementwiseToLinalgPass());
@@ -106,13 +136,20 @@ static void addLLVM(OpPassManager &pm) {
 }
 
 void mlir::ds::buildDSCompilePipeline(OpPassManager &pm, Phase first,
-                                      Phase last) {
+                                      Phase last,
+                                      const PipelineConfig &config) {
   for (int p = static_cast<int>(first); p <= static_cast<int>(last); ++p) {
     switch (static_cast<Phase>(p)) {
     case Phase::Import:
       break;
     case Phase::GraphOpt:
       addGraphOpt(pm);
+      break;
+    case Phase::Fusion:
+      addFusion(pm, config);
+      break;
+    case Phase::KVCache:
+      addKVCache(pm, config);
       break;
     case Phase::Lower:
       addLower(pm);
@@ -142,7 +179,7 @@ void mlir::ds::registerDSPipelines() {
   PassPipelineRegistration<PipelineOptions>(
       "ds-compile-pipeline",
       "the ds-compile pipeline from one phase to another (phases: import, "
-      "graph-opt, lower, bufferize, llvm)",
+      "graph-opt, fusion, kv-cache, lower, bufferize, llvm)",
       [](OpPassManager &pm, const PipelineOptions &options) {
         std::optional<Phase> from = parsePhase(options.from);
         std::optional<Phase> to = parsePhase(options.to);

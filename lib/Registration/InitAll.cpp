@@ -7,6 +7,7 @@
 #include "ds/InitAll.h"
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ds/Pipelines/Pipelines.h"
 #include "ds/Transforms/Passes.h"
 
@@ -25,5 +26,6 @@ void mlir::ds::registerAllPasses() {
   mlir::registerAllPasses();
   registerDSConversionPasses();
   registerDSTransformsPasses();
+  registerDSDialectTransformsPasses();
   registerDSPipelines();
 }

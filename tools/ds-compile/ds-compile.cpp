@@ -40,7 +40,7 @@ cl::list<std::string> shapes("shape",
 cl::opt<std::string>
     compileTo("compile-to",
               cl::desc("stop after a phase and print its IR: import, "
-                       "graph-opt, lower, bufferize, llvm"),
+                       "graph-opt, fusion, kv-cache, lower, bufferize, llvm"),
               cl::cat(category));
 cl::opt<bool> printStats("print-stats",
                          cl::desc("print one JSON object of compile "

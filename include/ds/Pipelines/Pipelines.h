@@ -26,6 +26,11 @@ enum class Phase {
   Import,
   /// Canonicalization, constant folding, CSE, dead-code elimination.
   GraphOpt,
+  /// Attention, norm, activation, RoPE and GEMM-epilogue fusion; QKV and
+  /// gate/up merging.
+  Fusion,
+  /// A decoder's prefill and decode entry points over a KV cache.
+  KVCache,
   /// ds -> linalg/tensor/arith/math; elementwise fusion.
   Lower,
   /// Tensors -> buffers; returned buffers owned by the caller; deallocation.
@@ -39,10 +44,29 @@ ArrayRef<StringRef> getPhaseNames();
 std::optional<Phase> parsePhase(StringRef name);
 StringRef stringifyPhase(Phase phase);
 
+/// When the KV-cache rewrite runs.
+enum class KVCacheMode {
+  /// Rewrite decoders; leave other models alone, recording why in the
+  /// module attribute `ds.kv_cache`.
+  Auto,
+  /// Rewrite, and fail with the reason when the model cannot be cached.
+  On,
+  /// Never rewrite.
+  Off,
+};
+
+/// Choices that change what the phases do (ds-compile flags).
+struct PipelineConfig {
+  /// Fusion passes emit a remark for every candidate that did not fuse.
+  bool fusionRemarks = false;
+  KVCacheMode kvCache = KVCacheMode::Auto;
+};
+
 /// Adds the passes of phases `first` through `last` (inclusive) to `pm`,
 /// which must run on a builtin.module. `Import` has no passes: it is the
 /// importer.
-void buildDSCompilePipeline(OpPassManager &pm, Phase first, Phase last);
+void buildDSCompilePipeline(OpPassManager &pm, Phase first, Phase last,
+                            const PipelineConfig &config = {});
 
 /// Registers `ds-compile-pipeline` with `from`/`to` phase options for
 /// ds-opt.

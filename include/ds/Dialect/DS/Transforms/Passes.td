@@ -1,0 +1,130 @@
+//===- Passes.td - ds graph passes: fusion and KV cache -----*- tablegen -*-===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+// Fusion passes rewrite the imported graph (ds graph ops plus arith/math/
+// tensor/linalg on tensors) into ds transformer ops. Every fusion pass has
+// an `emit-remarks` option: when set, each candidate that does not fuse gets
+// a remark "<pass>: not fused: <reason>" at the candidate's location
+// (ds-compile --fusion-remarks sets it on all of them).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DS_DIALECT_DS_TRANSFORMS_PASSES_TD
+#define DS_DIALECT_DS_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+class DSFusionPass<string name, string summaryText>
+    : Pass<name, "func::FuncOp"> {
+  let summary = summaryText;
+  let options = [
+    Option<"emitRemarks", "emit-remarks", "bool", /*default=*/"false",
+           "emit a remark for every candidate that does not fuse, with why">
+  ];
+  let dependentDialects = [
+    "::mlir::ds::DSDialect", "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::math::MathDialect"];
+}
+
+def DSFuseAttention : DSFusionPass<"ds-fuse-attention",
+    "fuse MatMul-scale-mask-Softmax-MatMul chains into ds.attention"> {
+  let description = [{
+    Matches `matmul(softmax(scale * Q K^T + mask), V)` in the forms the
+    PyTorch exporters emit (scale as Div or Mul, applied to the scores or to
+    Q and K separately; mask as an additive tensor or a `select` on a
+    boolean; grouped-query attention with K/V repeated by Expand, Reshape
+    or Tile) and replaces it with `ds.attention`. A mask that is provably
+    the causal pattern (keys `j <= i + (T - S)`, computed from iotas) becomes
+    the `causal` flag; the rest of the mask stays an operand.
+  }];
+}
+
+def DSFuseNorms : DSFusionPass<"ds-fuse-norms",
+    "fuse decomposed LayerNorm and RMSNorm into ds.layer_norm / ds.rms_norm"> {
+  let description = [{
+    Recognizes LayerNorm (`(x - mean) / sqrt(var + eps) * g + b`) and RMSNorm
+    (`x * rsqrt(mean(x^2) + eps) * g`) built from ReduceMean, Sub, Pow/Mul,
+    Sqrt, Div or Reciprocal, and folds a following scale and shift into
+    the fused op.
+  }];
+}
+
+def DSFuseActivations : DSFusionPass<"ds-fuse-activations",
+    "fuse GELU (erf and tanh forms), SiLU and SwiGLU"> {
+  let description = [{
+    `0.5 x (1 + erf(x / sqrt 2))` and `0.5 x (1 + tanh(sqrt(2/pi)(x +
+    0.044715 x^3)))` become `ds.gelu` (exact / tanh approximation);
+    `x * sigmoid(x)` becomes `ds.silu`; `silu(gate) * up` becomes
+    `ds.swiglu`.
+  }];
+}
+
+def DSFuseRope : DSFusionPass<"ds-fuse-rope",
+    "fuse rotary position embeddings into ds.rope"> {
+  let description = [{
+    Matches `x * cos + rotate_half(x) * sin` with `rotate_half` built from
+    Slice/Neg/Concat, and cos/sin computed from positions (an iota or a
+    position-id input) times inverse frequencies, or gathered from tables
+    by position. Rewrites the tables to `ds.rope_table` of the positions so
+    that the KV-cache rewrite can offset the positions.
+  }];
+}
+
+def DSFuseLinear : DSFusionPass<"ds-fuse-linear",
+    "turn weight matmuls into ds.linear and fold bias, activation, residual"> {
+  let description = [{
+    A `ds.matmul` whose right operand is a 2-D weight (a `ds.weight`
+    argument or a constant, possibly transposed) becomes `ds.linear`; a
+    following bias add, activation (`ds.gelu`, `ds.silu`, ...) and residual
+    add fold into its epilogue.
+  }];
+}
+
+def DSMergeProjections : DSFusionPass<"ds-merge-projections",
+    "merge ds.linear ops that read the same input into one GEMM"> {
+  let description = [{
+    The Q, K and V projections of one input, and the gate and up
+    projections of an MLP, become one `ds.linear` over the concatenated
+    weights followed by slices. The weight concatenation depends on
+    weights only and moves to the `prepare` entry point
+    (`ds-hoist-weight-prep`).
+  }];
+}
+
+def DSHoistWeightPrep : Pass<"ds-hoist-weight-prep", "ModuleOp"> {
+  let summary = "move computations on weights alone into a prepare function";
+  let description = [{
+    Every op of a public function whose operands depend on weights and
+    constants only (transposes, concatenations of merged projections,
+    packing) moves into `func.func @prepare(weights...) -> (derived...)`,
+    which the runtime runs once at load. The functions that used them take
+    the derived tensors as arguments marked `{ds.derived = <result index>}`.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+def DSInsertKVCache : Pass<"ds-insert-kv-cache", "ModuleOp"> {
+  let summary = "derive prefill and decode entry points over a KV cache";
+  let description = [{
+    From `@forward(weights..., input_ids) -> logits` of a decoder whose
+    attentions are causal `ds.attention` ops, derives `@prefill` and
+    `@decode` taking the token ids, each sequence's start position
+    (`tensor<?xi64>`) and one key and one value cache per attention layer
+    (`[batch, kv_heads, max_seq_len, head_dim]`, updated in place). Keys and
+    values are appended at the start positions; attention reads the
+    filled prefix; position ids, RoPE tables and causal masks are offset
+    by the start. Everything outside attention must be position-wise; the
+    pass refuses, with an error naming the op, where it is not.
+  }];
+  let options = [
+    Option<"required", "required", "bool", /*default=*/"true",
+           "fail when the model cannot be cached; otherwise leave it alone "
+           "and record why in the module attribute ds.kv_cache">
+  ];
+  let dependentDialects = [
+    "::mlir::ds::DSDialect", "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::func::FuncDialect"];
+}
+
+#endif // DS_DIALECT_DS_TRANSFORMS_PASSES_TD

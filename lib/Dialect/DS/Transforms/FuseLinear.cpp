@@ -1,0 +1,24 @@
+//===- FuseLinear.cpp - placeholder until the pass lands ----------------------===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ds/Dialect/DS/Transforms/Passes.h"
+
+namespace mlir {
+namespace ds {
+#define GEN_PASS_DEF_DSFUSELINEAR
+#include "ds/Dialect/DS/Transforms/Passes.h.inc"
+} // namespace ds
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::ds;
+
+namespace {
+struct FuseLinearPass : ds::impl::DSFuseLinearBase<FuseLinearPass> {
+  using Base::Base;
+  void runOnOperation() override {}
+};
+} // namespace

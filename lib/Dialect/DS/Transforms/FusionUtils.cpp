@@ -1,0 +1,68 @@
+//===- FusionUtils.cpp - helpers shared by the fusion passes --------------===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FusionUtils.h"
+
+#include "ds/Dialect/DS/IR/DSOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::ds;
+
+void fusion::remarkMissed(bool enabled, Operation *anchor, StringRef pass,
+                          const Twine &reason) {
+  if (!enabled || !anchor)
+    return;
+  emitRemark(anchor->getLoc()) << pass << ": not fused: " << reason;
+}
+
+Value fusion::stripBroadcasts(Value v) {
+  while (auto b = v.getDefiningOp<BroadcastOp>())
+    v = b->getOperand(0);
+  return v;
+}
+
+/// The splat attribute `v` is made of, through broadcasts and splats.
+static Attribute getSplatAttr(Value v) {
+  v = fusion::stripBroadcasts(v);
+  if (auto splat = v.getDefiningOp<tensor::SplatOp>())
+    v = splat.getInput();
+  Attribute attr;
+  if (auto cst = v.getDefiningOp<arith::ConstantOp>())
+    attr = cst.getValue();
+  else
+    return {};
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (!dense.isSplat())
+      return {};
+    return dense.getSplatValue<Attribute>();
+  }
+  return attr;
+}
+
+std::optional<double> fusion::getSplatFloat(Value v) {
+  if (auto f = dyn_cast_or_null<FloatAttr>(getSplatAttr(v)))
+    return f.getValueAsDouble();
+  return std::nullopt;
+}
+
+std::optional<int64_t> fusion::getSplatInt(Value v) {
+  if (auto i = dyn_cast_or_null<IntegerAttr>(getSplatAttr(v))) {
+    if (i.getType().isInteger(1))
+      return i.getValue().getBoolValue() ? 1 : 0;
+    return i.getValue().getSExtValue();
+  }
+  return std::nullopt;
+}
+
+bool fusion::approxEqual(double a, double b, double relTol) {
+  return std::fabs(a - b) <= relTol * std::max(std::fabs(a), std::fabs(b));
+}
