@@ -16,8 +16,9 @@
 //
 // and o is collapsed back to [B, Hq, S, Dv]. A key is visible when the
 // boolean mask keeps it, it is at or before `i + T - S` (causal, queries
-// aligned to the end of the keys) and it is below `kv_length`; a row with
-// no visible key gives zeros rather than NaN.
+// aligned to the end of the keys, or of sequence b's `kv_length[b]` keys)
+// and it is below `kv_length[b]`; a row with no visible key gives zeros
+// rather than NaN.
 //
 // With a dynamic number of KV heads the grouped view would need a reshape
 // group with two dynamic sizes, which LLVM 22's expand-strided-metadata
@@ -240,18 +241,28 @@ struct AttentionOpLowering : OpRewritePattern<AttentionOp> {
         maskMap = getBroadcastMap(ctx, scoreShape, maskType.getShape(), loops);
       }
     }
-    Value offset; // T - S: query i sees keys j <= i + offset.
-    if (op.getCausal()) {
+    // Causal: query i sees keys j <= i + (T - S), or with per-sequence
+    // lengths j <= i + (kv_length[b] - S).
+    Value queries = getValueOrCreateConstantIndexOp(rewriter, loc, seqQ);
+    Value offset;
+    Value kvLength = op.getKvLength();
+    if (op.getCausal() && !kvLength) {
       Value keys = getValueOrCreateConstantIndexOp(rewriter, loc, seqK);
-      Value queries = getValueOrCreateConstantIndexOp(rewriter, loc, seqQ);
       offset = arith::SubIOp::create(rewriter, loc, keys, queries);
     }
-    Value kvLength = op.getKvLength();
     SmallVector<Value> maskInputs = {scores};
     SmallVector<AffineMap> maskMaps = {identity};
     if (mask) {
       maskInputs.push_back(mask);
       maskMaps.push_back(maskMap);
+    }
+    // kv_length[b] is read per score element through a map on the batch
+    // loop (loop 0 in both the grouped and the plain loop nest).
+    unsigned kvLengthArg = maskInputs.size();
+    if (kvLength) {
+      maskInputs.push_back(kvLength);
+      maskMaps.push_back(AffineMap::get(numLoops, 0,
+                                        rewriter.getAffineDimExpr(0), ctx));
     }
     Value negInf = infConstant(rewriter, loc, ct, /*negative=*/true);
     Value zero = floatConstant(rewriter, loc, ct, 0.0);
@@ -272,15 +283,23 @@ struct AttentionOpLowering : OpRewritePattern<AttentionOp> {
                                       castScalar(b, nloc, args[1], ct));
           if (offset || kvLength) {
             Value t = linalg::IndexOp::create(b, nloc, tLoop);
-            if (offset) {
+            Value length;
+            if (kvLength) {
+              length = arith::IndexCastOp::create(
+                  b, nloc, b.getIndexType(), args[kvLengthArg]);
+              require(arith::CmpIOp::create(b, nloc, arith::CmpIPredicate::slt,
+                                            t, length));
+            }
+            if (op.getCausal()) {
+              Value shift =
+                  offset ? offset
+                         : Value(arith::SubIOp::create(b, nloc, length,
+                                                       queries));
               Value s = linalg::IndexOp::create(b, nloc, sLoop);
-              Value last = arith::AddIOp::create(b, nloc, s, offset);
+              Value last = arith::AddIOp::create(b, nloc, s, shift);
               require(arith::CmpIOp::create(b, nloc, arith::CmpIPredicate::sle,
                                             t, last));
             }
-            if (kvLength)
-              require(arith::CmpIOp::create(b, nloc, arith::CmpIPredicate::slt,
-                                            t, kvLength));
           }
           if (!visible)
             return x;

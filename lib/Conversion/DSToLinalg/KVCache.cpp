@@ -14,6 +14,7 @@
 
 #include "ds/Dialect/DS/IR/DSOps.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -22,6 +23,9 @@ using namespace mlir::ds::lowering;
 
 namespace {
 
+/// One tensor.insert_slice per sequence in an scf.for over the batch:
+/// sequence b's rows go to its own offset. The loop carries the cache, so
+/// bufferization writes in place into the cache argument.
 struct KVCacheAppendOpLowering : OpRewritePattern<KVCacheAppendOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -32,14 +36,31 @@ struct KVCacheAppendOpLowering : OpRewritePattern<KVCacheAppendOp> {
       return rewriter.notifyMatchFailure(op, "expected rank-4 cache and "
                                              "update");
     Location loc = op.getLoc();
-    SmallVector<OpFoldResult> offsets(4, rewriter.getIndexAttr(0));
-    offsets[2] = op.getOffset();
-    SmallVector<OpFoldResult> strides(4, rewriter.getIndexAttr(1));
     SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, op.getUpdate());
-    Value result = tensor::InsertSliceOp::create(
-        rewriter, loc, op.getUpdate(), op.getCache(), offsets, sizes, strides);
-    rewriter.replaceOp(
-        op, castToType(rewriter, loc, result, op.getResult().getType()));
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value batch = getValueOrCreateConstantIndexOp(rewriter, loc, sizes[0]);
+    auto loop = scf::ForOp::create(
+        rewriter, loc, zero, batch, one, ValueRange{op.getCache()},
+        [&](OpBuilder &b, Location nloc, Value bi, ValueRange iter) {
+          Value off = tensor::ExtractOp::create(b, nloc, op.getOffset(), bi);
+          off = arith::IndexCastOp::create(b, nloc, b.getIndexType(), off);
+          SmallVector<OpFoldResult> rowSizes(sizes);
+          rowSizes[0] = b.getIndexAttr(1);
+          SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+          SmallVector<OpFoldResult> srcOffsets = {bi, b.getIndexAttr(0),
+                                                  b.getIndexAttr(0),
+                                                  b.getIndexAttr(0)};
+          Value row = tensor::ExtractSliceOp::create(
+              b, nloc, op.getUpdate(), srcOffsets, rowSizes, strides);
+          SmallVector<OpFoldResult> dstOffsets = {bi, b.getIndexAttr(0), off,
+                                                  b.getIndexAttr(0)};
+          Value next = tensor::InsertSliceOp::create(
+              b, nloc, row, iter[0], dstOffsets, rowSizes, strides);
+          scf::YieldOp::create(b, nloc, next);
+        });
+    rewriter.replaceOp(op, castToType(rewriter, loc, loop.getResult(0),
+                                      op.getResult().getType()));
     return success();
   }
 };

@@ -42,6 +42,7 @@ void mlir::ds::populateDSToLinalgPatterns(RewritePatternSet &patterns) {
   lowering::populateActivationPatterns(patterns);
   lowering::populateAttentionPatterns(patterns);
   lowering::populateRopePatterns(patterns);
+  lowering::populateRopeTablePatterns(patterns);
   lowering::populateLinearPatterns(patterns);
   lowering::populateKVCachePatterns(patterns);
   lowering::populateQuantizationPatterns(patterns);

@@ -63,21 +63,24 @@ func.func @causal_gqa_f16(%q: tensor<1x8x?x64xf16>, %k: tensor<1x2x?x64xf16>, %v
 // -----
 
 // A per-head boolean mask is split like the query and broadcast over the
-// batch; kv_length hides keys past it. There is no causal bound.
+// batch; kv_length (one per sequence, read through a map on the batch
+// loop) hides keys past it. There is no causal bound.
 // CHECK-DAG: #[[$M:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (0, d1, d2, d3, d4)>
+// CHECK-DAG: #[[$B:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0)>
 // CHECK-LABEL: func @bool_mask_kv_length
-// CHECK-SAME: (%[[Q:.+]]: tensor<2x4x3x16xf32>, %[[K:.+]]: tensor<2x2x5x16xf32>, %[[M:.+]]: tensor<1x4x3x5xi1>, %[[N:.+]]: index)
+// CHECK-SAME: (%[[Q:.+]]: tensor<2x4x3x16xf32>, %[[K:.+]]: tensor<2x2x5x16xf32>, %[[M:.+]]: tensor<1x4x3x5xi1>, %[[N:.+]]: tensor<2xi64>)
 // CHECK: %[[MG:.+]] = tensor.expand_shape %[[M]] {{\[\[}}0], [1, 2], [3], [4]] output_shape [1, 2, 2, 3, 5] : tensor<1x4x3x5xi1> into tensor<1x2x2x3x5xi1>
-// CHECK: linalg.generic {indexing_maps = [#{{.+}}, #[[$M]], #{{.+}}]
-// CHECK-SAME: ins(%{{.+}}, %[[MG]] : tensor<2x2x2x3x5xf32>, tensor<1x2x2x3x5xi1>)
-// CHECK-NEXT: ^bb0(%{{.+}}: f32, %[[KEEP:.+]]: i1, %{{.+}}: f32):
+// CHECK: linalg.generic {indexing_maps = [#{{.+}}, #[[$M]], #[[$B]], #{{.+}}]
+// CHECK-SAME: ins(%{{.+}}, %[[MG]], %[[N]] : tensor<2x2x2x3x5xf32>, tensor<1x2x2x3x5xi1>, tensor<2xi64>)
+// CHECK-NEXT: ^bb0(%{{.+}}: f32, %[[KEEP:.+]]: i1, %[[LEN:.+]]: i64, %{{.+}}: f32):
 // CHECK-NOT: arith.cmpi sle
 // CHECK: %[[T:.+]] = linalg.index 4 : index
-// CHECK: %[[BELOW:.+]] = arith.cmpi slt, %[[T]], %[[N]] : index
+// CHECK: %[[LENI:.+]] = arith.index_cast %[[LEN]] : i64 to index
+// CHECK: %[[BELOW:.+]] = arith.cmpi slt, %[[T]], %[[LENI]] : index
 // CHECK: %[[VIS:.+]] = arith.andi %[[KEEP]], %[[BELOW]] : i1
 // CHECK: arith.select %[[VIS]]
-func.func @bool_mask_kv_length(%q: tensor<2x4x3x16xf32>, %k: tensor<2x2x5x16xf32>, %m: tensor<1x4x3x5xi1>, %n: index) -> tensor<2x4x3x16xf32> {
-  %0 = ds.attention %q, %k, %k mask(%m) kv_length(%n) : (tensor<2x4x3x16xf32>, tensor<2x2x5x16xf32>, tensor<2x2x5x16xf32>, tensor<1x4x3x5xi1>, index) -> tensor<2x4x3x16xf32>
+func.func @bool_mask_kv_length(%q: tensor<2x4x3x16xf32>, %k: tensor<2x2x5x16xf32>, %m: tensor<1x4x3x5xi1>, %n: tensor<2xi64>) -> tensor<2x4x3x16xf32> {
+  %0 = ds.attention %q, %k, %k mask(%m) kv_length(%n) : (tensor<2x4x3x16xf32>, tensor<2x2x5x16xf32>, tensor<2x2x5x16xf32>, tensor<1x4x3x5xi1>, tensor<2xi64>) -> tensor<2x4x3x16xf32>
   return %0 : tensor<2x4x3x16xf32>
 }
 

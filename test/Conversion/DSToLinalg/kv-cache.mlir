@@ -1,15 +1,20 @@
 // RUN: ds-opt %s --ds-lower-to-linalg -split-input-file | FileCheck %s
 
-// Append is an insert_slice of the update at the sequence offset; the result
-// replaces the cache, so bufferization writes in place.
+// Append writes each sequence's rows at its own offset: an scf.for over the
+// batch carrying the cache, one insert_slice per sequence, so bufferization
+// writes in place.
 // CHECK-LABEL: func @append
-// CHECK-SAME: (%[[C:.+]]: tensor<1x8x1024x64xf16>, %[[U:.+]]: tensor<1x8x?x64xf16>, %[[OFF:.+]]: index)
-// CHECK: %[[S:.+]] = tensor.dim %[[U]]
-// CHECK: %[[R:.+]] = tensor.insert_slice %[[U]] into %[[C]][0, 0, %[[OFF]], 0] [1, 8, %[[S]], 64] [1, 1, 1, 1] : tensor<1x8x?x64xf16> into tensor<1x8x1024x64xf16>
+// CHECK-SAME: (%[[C:.+]]: tensor<?x8x1024x64xf16>, %[[U:.+]]: tensor<?x8x?x64xf16>, %[[OFF:.+]]: tensor<?xi64>)
+// CHECK: %[[R:.+]] = scf.for %[[B:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[ACC:.+]] = %[[C]])
+// CHECK:   %[[O:.+]] = tensor.extract %[[OFF]][%[[B]]] : tensor<?xi64>
+// CHECK:   %[[OI:.+]] = arith.index_cast %[[O]] : i64 to index
+// CHECK:   %[[ROW:.+]] = tensor.extract_slice %[[U]][%[[B]], 0, 0, 0] [1, 8, %{{.+}}, 64]
+// CHECK:   %[[NEXT:.+]] = tensor.insert_slice %[[ROW]] into %[[ACC]][%[[B]], 0, %[[OI]], 0] [1, 8, %{{.+}}, 64]
+// CHECK:   scf.yield %[[NEXT]]
 // CHECK: return %[[R]]
-func.func @append(%c: tensor<1x8x1024x64xf16>, %u: tensor<1x8x?x64xf16>, %off: index) -> tensor<1x8x1024x64xf16> {
-  %0 = ds.kv_cache.append %c, %u, %off : (tensor<1x8x1024x64xf16>, tensor<1x8x?x64xf16>, index) -> tensor<1x8x1024x64xf16>
-  return %0 : tensor<1x8x1024x64xf16>
+func.func @append(%c: tensor<?x8x1024x64xf16>, %u: tensor<?x8x?x64xf16>, %off: tensor<?xi64>) -> tensor<?x8x1024x64xf16> {
+  %0 = ds.kv_cache.append %c, %u, %off : (tensor<?x8x1024x64xf16>, tensor<?x8x?x64xf16>, tensor<?xi64>) -> tensor<?x8x1024x64xf16>
+  return %0 : tensor<?x8x1024x64xf16>
 }
 
 // -----

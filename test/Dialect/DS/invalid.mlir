@@ -390,45 +390,45 @@ func.func @embedding_c2(%t: tensor<10x8xf32>, %i: tensor<3xi64>) -> tensor<3x10x
 // -----
 
 // kv_cache_append_c1: rank-4 cache and update of one element type.
-func.func @kv_cache_append_c1(%c: tensor<1x8x16x64xf16>, %u: tensor<1x8x1x64xf32>, %p: index) -> tensor<1x8x16x64xf16> {
+func.func @kv_cache_append_c1(%c: tensor<1x8x16x64xf16>, %u: tensor<1x8x1x64xf32>, %p: tensor<1xi64>) -> tensor<1x8x16x64xf16> {
   // expected-error @+1 {{expected update element type 'f16', got 'f32'}}
-  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x8x1x64xf32>, index) -> tensor<1x8x16x64xf16>
+  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x8x1x64xf32>, tensor<1xi64>) -> tensor<1x8x16x64xf16>
   return %0 : tensor<1x8x16x64xf16>
 }
 
 // -----
 
 // kv_cache_append_c1: rank.
-func.func @kv_cache_append_c1_rank(%c: tensor<8x16x64xf16>, %u: tensor<8x1x64xf16>, %p: index) -> tensor<8x16x64xf16> {
+func.func @kv_cache_append_c1_rank(%c: tensor<8x16x64xf16>, %u: tensor<8x1x64xf16>, %p: tensor<8xi64>) -> tensor<8x16x64xf16> {
   // expected-error @+1 {{expected cache and update of rank 4 [batch, heads, seq, head_dim]}}
-  %0 = ds.kv_cache.append %c, %u, %p : (tensor<8x16x64xf16>, tensor<8x1x64xf16>, index) -> tensor<8x16x64xf16>
+  %0 = ds.kv_cache.append %c, %u, %p : (tensor<8x16x64xf16>, tensor<8x1x64xf16>, tensor<8xi64>) -> tensor<8x16x64xf16>
   return %0 : tensor<8x16x64xf16>
 }
 
 // -----
 
 // kv_cache_append_c2: batch, heads and head_dim agree.
-func.func @kv_cache_append_c2(%c: tensor<1x8x16x64xf16>, %u: tensor<1x4x1x64xf16>, %p: index) -> tensor<1x8x16x64xf16> {
+func.func @kv_cache_append_c2(%c: tensor<1x8x16x64xf16>, %u: tensor<1x4x1x64xf16>, %p: tensor<1xi64>) -> tensor<1x8x16x64xf16> {
   // expected-error @+1 {{expected update [1, 4, 1, 64] to match cache [1, 8, 16, 64] in batch, heads and head_dim}}
-  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x4x1x64xf16>, index) -> tensor<1x8x16x64xf16>
+  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x4x1x64xf16>, tensor<1xi64>) -> tensor<1x8x16x64xf16>
   return %0 : tensor<1x8x16x64xf16>
 }
 
 // -----
 
 // kv_cache_append_c3: the update fits the capacity.
-func.func @kv_cache_append_c3(%c: tensor<1x8x16x64xf16>, %u: tensor<1x8x17x64xf16>, %p: index) -> tensor<1x8x16x64xf16> {
+func.func @kv_cache_append_c3(%c: tensor<1x8x16x64xf16>, %u: tensor<1x8x17x64xf16>, %p: tensor<1xi64>) -> tensor<1x8x16x64xf16> {
   // expected-error @+1 {{expected update length (17) within the cache capacity (16)}}
-  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x8x17x64xf16>, index) -> tensor<1x8x16x64xf16>
+  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x8x17x64xf16>, tensor<1xi64>) -> tensor<1x8x16x64xf16>
   return %0 : tensor<1x8x16x64xf16>
 }
 
 // -----
 
 // kv_cache_append_c4: the result is the cache's type.
-func.func @kv_cache_append_c4(%c: tensor<1x8x16x64xf16>, %u: tensor<1x8x1x64xf16>, %p: index) -> tensor<1x8x?x64xf16> {
+func.func @kv_cache_append_c4(%c: tensor<1x8x16x64xf16>, %u: tensor<1x8x1x64xf16>, %p: tensor<1xi64>) -> tensor<1x8x?x64xf16> {
   // expected-error @+1 {{expected result type 'tensor<1x8x16x64xf16>', got 'tensor<1x8x?x64xf16>'}}
-  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x8x1x64xf16>, index) -> tensor<1x8x?x64xf16>
+  %0 = ds.kv_cache.append %c, %u, %p : (tensor<1x8x16x64xf16>, tensor<1x8x1x64xf16>, tensor<1xi64>) -> tensor<1x8x?x64xf16>
   return %0 : tensor<1x8x?x64xf16>
 }
 
@@ -766,4 +766,67 @@ func.func @trilu_c1(%x: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error @+1 {{expected an input of rank >= 2, got rank 1}}
   %0 = ds.trilu %x : tensor<4xf32>
   return %0 : tensor<4xf32>
+}
+
+// -----
+
+// kv_cache_append_c5: one offset per sequence.
+func.func @kv_cache_append_c5(%c: tensor<2x8x16x64xf16>, %u: tensor<2x8x1x64xf16>, %p: tensor<3xi64>) -> tensor<2x8x16x64xf16> {
+  // expected-error @+1 {{expected one offset per sequence (2), got 3}}
+  %0 = ds.kv_cache.append %c, %u, %p : (tensor<2x8x16x64xf16>, tensor<2x8x1x64xf16>, tensor<3xi64>) -> tensor<2x8x16x64xf16>
+  return %0 : tensor<2x8x16x64xf16>
+}
+
+// -----
+
+// attention_c11: one kv_length per sequence.
+func.func @attention_c11(%q: tensor<2x4x1x8xf32>, %k: tensor<2x4x16x8xf32>, %n: tensor<1xi64>) -> tensor<2x4x1x8xf32> {
+  // expected-error @+1 {{expected one kv_length per sequence (2), got 1}}
+  %0 = ds.attention %q, %k, %k kv_length(%n) {causal} : (tensor<2x4x1x8xf32>, tensor<2x4x16x8xf32>, tensor<2x4x16x8xf32>, tensor<1xi64>) -> tensor<2x4x1x8xf32>
+  return %0 : tensor<2x4x1x8xf32>
+}
+
+// -----
+
+// rope_table_c1: positions are [P, S].
+func.func @rope_table_c1(%p: tensor<8xi64>, %f: tensor<4xf32>) {
+  // expected-error @+1 {{expected positions of rank 2 [P, S], got rank 1}}
+  %c, %s = ds.rope_table %p, %f : (tensor<8xi64>, tensor<4xf32>) -> (tensor<1x8x4xf32>, tensor<1x8x4xf32>)
+  return
+}
+
+// -----
+
+// rope_table_c1: positions are integers (ODS).
+func.func @rope_table_c1_int(%p: tensor<1x8xf32>, %f: tensor<4xf32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of signless integer values}}
+  %c, %s = ds.rope_table %p, %f : (tensor<1x8xf32>, tensor<4xf32>) -> (tensor<1x8x4xf32>, tensor<1x8x4xf32>)
+  return
+}
+
+// -----
+
+// rope_table_c2: inv_freq is 1-D.
+func.func @rope_table_c2(%p: tensor<1x8xi64>, %f: tensor<1x4xf32>) {
+  // expected-error @+1 {{expected inv_freq of rank 1 [H], got rank 2}}
+  %c, %s = ds.rope_table %p, %f : (tensor<1x8xi64>, tensor<1x4xf32>) -> (tensor<1x8x4xf32>, tensor<1x8x4xf32>)
+  return
+}
+
+// -----
+
+// rope_table_c3: results are [P, S, H].
+func.func @rope_table_c3(%p: tensor<1x8xi64>, %f: tensor<4xf32>) {
+  // expected-error @+1 {{expected results of shape [1, 8, 4], got [1, 8, 8]}}
+  %c, %s = ds.rope_table %p, %f : (tensor<1x8xi64>, tensor<4xf32>) -> (tensor<1x8x8xf32>, tensor<1x8x8xf32>)
+  return
+}
+
+// -----
+
+// rope_table_c3: cos and sin of one type.
+func.func @rope_table_c3_types(%p: tensor<1x8xi64>, %f: tensor<4xf32>) {
+  // expected-error @+1 {{expected cos and sin of one type}}
+  %c, %s = ds.rope_table %p, %f : (tensor<1x8xi64>, tensor<4xf32>) -> (tensor<1x8x4xf32>, tensor<1x8x4xf16>)
+  return
 }

@@ -23,9 +23,9 @@ func.func @attention_mask(%q: tensor<1x4x8x32xf32>, %k: tensor<1x4x8x32xf32>, %m
 // Decode attention over a preallocated cache: an additive 2-D mask and the
 // number of valid key positions.
 // CHECK-LABEL: func @attention_kv_length
-func.func @attention_kv_length(%q: tensor<1x8x1x64xbf16>, %k: tensor<1x8x1024x64xbf16>, %m: tensor<1x1024xbf16>, %n: index) -> tensor<1x8x1x64xbf16> {
+func.func @attention_kv_length(%q: tensor<1x8x1x64xbf16>, %k: tensor<1x8x1024x64xbf16>, %m: tensor<1x1024xbf16>, %n: tensor<1xi64>) -> tensor<1x8x1x64xbf16> {
   // CHECK: ds.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}}) kv_length(%{{.*}}) {causal}
-  %0 = ds.attention %q, %k, %k mask(%m) kv_length(%n) {causal} : (tensor<1x8x1x64xbf16>, tensor<1x8x1024x64xbf16>, tensor<1x8x1024x64xbf16>, tensor<1x1024xbf16>, index) -> tensor<1x8x1x64xbf16>
+  %0 = ds.attention %q, %k, %k mask(%m) kv_length(%n) {causal} : (tensor<1x8x1x64xbf16>, tensor<1x8x1024x64xbf16>, tensor<1x8x1024x64xbf16>, tensor<1x1024xbf16>, tensor<1xi64>) -> tensor<1x8x1x64xbf16>
   return %0 : tensor<1x8x1x64xbf16>
 }
 
@@ -85,9 +85,9 @@ func.func @embedding(%t: tensor<50257x768xf32>, %ids: tensor<1x?xi64>) -> tensor
 
 // Appending to and reading from a KV cache.
 // CHECK-LABEL: func @kv_cache
-func.func @kv_cache(%c: tensor<1x8x1024x64xf16>, %k: tensor<1x8x?x64xf16>, %pos: index, %len: index) -> tensor<1x8x?x64xf16> {
-  // CHECK: %[[C:.+]] = ds.kv_cache.append %{{.*}}, %{{.*}}, %{{.*}} : (tensor<1x8x1024x64xf16>, tensor<1x8x?x64xf16>, index) -> tensor<1x8x1024x64xf16>
-  %0 = ds.kv_cache.append %c, %k, %pos : (tensor<1x8x1024x64xf16>, tensor<1x8x?x64xf16>, index) -> tensor<1x8x1024x64xf16>
+func.func @kv_cache(%c: tensor<1x8x1024x64xf16>, %k: tensor<1x8x?x64xf16>, %pos: tensor<1xi64>, %len: index) -> tensor<1x8x?x64xf16> {
+  // CHECK: %[[C:.+]] = ds.kv_cache.append %{{.*}}, %{{.*}}, %{{.*}} : (tensor<1x8x1024x64xf16>, tensor<1x8x?x64xf16>, tensor<1xi64>) -> tensor<1x8x1024x64xf16>
+  %0 = ds.kv_cache.append %c, %k, %pos : (tensor<1x8x1024x64xf16>, tensor<1x8x?x64xf16>, tensor<1xi64>) -> tensor<1x8x1024x64xf16>
   // CHECK: ds.kv_cache.read %[[C]], %{{.*}} : (tensor<1x8x1024x64xf16>, index) -> tensor<1x8x?x64xf16>
   %1 = ds.kv_cache.read %0, %len : (tensor<1x8x1024x64xf16>, index) -> tensor<1x8x?x64xf16>
   return %1 : tensor<1x8x?x64xf16>
@@ -134,4 +134,14 @@ func.func @gathers(%d: tensor<3x4xf32>, %i: tensor<3x2xi64>, %nd: tensor<5x2xi64
   // CHECK: ds.gather_nd %{{.*}}, %{{.*}} : (tensor<3x4xf32>, tensor<5x2xi64>) -> tensor<5xf32>
   %1 = ds.gather_nd %d, %nd : (tensor<3x4xf32>, tensor<5x2xi64>) -> tensor<5xf32>
   return %0, %1 : tensor<3x2xf32>, tensor<5xf32>
+}
+
+// Rotary tables from positions, with and without attention_scaling.
+// CHECK-LABEL: func @rope_table
+func.func @rope_table(%p: tensor<1x?xi64>, %b: tensor<2x8xi32>, %f: tensor<32xf32>) -> (tensor<1x?x32xf16>, tensor<2x8x32xf32>) {
+  // CHECK: ds.rope_table %{{.*}}, %{{.*}} : (tensor<1x?xi64>, tensor<32xf32>) -> (tensor<1x?x32xf16>, tensor<1x?x32xf16>)
+  %c, %s = ds.rope_table %p, %f : (tensor<1x?xi64>, tensor<32xf32>) -> (tensor<1x?x32xf16>, tensor<1x?x32xf16>)
+  // CHECK: ds.rope_table %{{.*}}, %{{.*}} {attention_scaling = 1.250000e+00 : f32} : (tensor<2x8xi32>, tensor<32xf32>) -> (tensor<2x8x32xf32>, tensor<2x8x32xf32>)
+  %c2, %s2 = ds.rope_table %b, %f {attention_scaling = 1.25 : f32} : (tensor<2x8xi32>, tensor<32xf32>) -> (tensor<2x8x32xf32>, tensor<2x8x32xf32>)
+  return %c, %c2 : tensor<1x?x32xf16>, tensor<2x8x32xf32>
 }

@@ -31,8 +31,8 @@ func.func @additive_mask(%q: tensor<1x4x?x4xf32>, %k: tensor<1x2x?x4xf32>, %v: t
   return %0 : tensor<1x4x?x3xf32>
 }
 
-func.func @kv_length(%q: tensor<1x4x1x4xf32>, %k: tensor<1x2x?x4xf32>, %v: tensor<1x2x?x3xf32>, %n: index) -> tensor<1x4x1x3xf32> {
-  %0 = ds.attention %q, %k, %v kv_length(%n) {causal} : (tensor<1x4x1x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x3xf32>, index) -> tensor<1x4x1x3xf32>
+func.func @kv_length(%q: tensor<1x4x1x4xf32>, %k: tensor<1x2x?x4xf32>, %v: tensor<1x2x?x3xf32>, %n: tensor<1xi64>) -> tensor<1x4x1x3xf32> {
+  %0 = ds.attention %q, %k, %v kv_length(%n) {causal} : (tensor<1x4x1x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x3xf32>, tensor<1xi64>) -> tensor<1x4x1x3xf32>
   return %0 : tensor<1x4x1x3xf32>
 }
 
@@ -130,8 +130,8 @@ func.func @main() {
   // CHECK-NEXT: [{{0.0975[89][0-9]*}}, {{0.1463[0-9]*}}, {{0.1224[0-9]*}}]]
   call @print(%r2) : (tensor<?x?x?x?xf32>) -> ()
 
-  %n = arith.constant 3 : index
-  %3 = call @kv_length(%qd, %k2, %v2, %n) : (tensor<1x4x1x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x3xf32>, index) -> tensor<1x4x1x3xf32>
+  %n = arith.constant dense<3> : tensor<1xi64>
+  %3 = call @kv_length(%qd, %k2, %v2, %n) : (tensor<1x4x1x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x3xf32>, tensor<1xi64>) -> tensor<1x4x1x3xf32>
   %r3 = tensor.cast %3 : tensor<1x4x1x3xf32> to tensor<?x?x?x?xf32>
   // CHECK-LABEL: sizes = [4, 3]
   // CHECK: {{\[\[}}{{0.103[56][0-9]*}}, {{0.07015[0-9]*}}, {{(-0.00386[0-9]*|-0.003861[0-9]*|-0.003862[0-9]*)}}],

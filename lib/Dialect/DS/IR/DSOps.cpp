@@ -145,6 +145,12 @@ LogicalResult AttentionOp::verify() {
                               "element type "
                            << elt << ", got " << m.getElementType();
   }
+  // attention_c11
+  if (Value kvLength = getKvLength())
+    if (!dimsAgree(tensorType(kvLength).getDimSize(0), batch))
+      return emitOpError() << "expected one kv_length per sequence ("
+                           << batch << "), got "
+                           << tensorType(kvLength).getDimSize(0);
   // attention_c10
   if (std::optional<APFloat> scale = getScale()) {
     double s = scale->convertToDouble();
@@ -354,6 +360,11 @@ LogicalResult KVCacheAppendOp::verify() {
     return emitOpError() << "expected update length (" << upd.getDimSize(2)
                          << ") within the cache capacity ("
                          << cache.getDimSize(2) << ")";
+  // kv_cache_append_c5
+  if (!dimsAgree(getOffset().getType().getDimSize(0), cache.getDimSize(0)))
+    return emitOpError() << "expected one offset per sequence ("
+                         << cache.getDimSize(0) << "), got "
+                         << getOffset().getType().getDimSize(0);
   // kv_cache_append_c4
   if (getResult().getType() != cache)
     return emitOpError() << "expected result type " << cache << ", got "
@@ -473,6 +484,38 @@ LogicalResult QuantizeOp::verify() {
 LogicalResult DequantizeOp::verify() {
   return verifyQuantPair(*this, getResult().getType(), getInput().getType(),
                          getScale(), getZeroPoint(), getQuant());
+}
+
+//===----------------------------------------------------------------------===//
+// RopeTableOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeTableOp::verify() {
+  RankedTensorType pos = getPositions().getType();
+  RankedTensorType freq = getInvFreq().getType();
+  RankedTensorType cos = getCos().getType(), sin = getSin().getType();
+  // rope_table_c1
+  if (pos.getRank() != 2)
+    return emitOpError() << "expected positions of rank 2 [P, S], got rank "
+                         << pos.getRank();
+  // rope_table_c2
+  if (freq.getRank() != 1)
+    return emitOpError() << "expected inv_freq of rank 1 [H], got rank "
+                         << freq.getRank();
+  // rope_table_c3
+  if (cos != sin)
+    return emitOpError() << "expected cos and sin of one type, got " << cos
+                         << " and " << sin;
+  SmallVector<int64_t> expected = {pos.getDimSize(0), pos.getDimSize(1),
+                                   freq.getDimSize(0)};
+  if (!shapesAgree(cos.getShape(), expected))
+    return emitOpError() << "expected results of shape " << shapeStr(expected)
+                         << ", got " << shapeStr(cos.getShape());
+  // rope_table_c4
+  float scaling = getAttentionScaling().convertToFloat();
+  if (!std::isfinite(scaling))
+    return emitOpError() << "expected a finite attention_scaling";
+  return success();
 }
 
 #define GET_OP_CLASSES

@@ -44,9 +44,12 @@ def DS_AttentionOp : DS_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     keys, which is what decoding over a KV cache needs. `mask` is either
     boolean (true keeps a score) or additive in the query's element type,
     and broadcasts to `[B, Hq, S, T]` with the trailing dimensions aligned.
-    `kv_length`, when present, is the number of valid key positions
-    (`<= T`); positions past it are ignored, so a preallocated cache of
-    capacity `T` needs no copy.
+    `kv_length`, when present, is a `[B]` i64 tensor: the number of valid
+    key positions of each sequence (`<= T`). Keys past it are ignored, so
+    a preallocated cache of capacity `T` needs no copy, and with `causal`
+    sequence `b`'s queries are its last `S` positions: query `i` sees keys
+    `j <= i + (kv_length[b] - S)`. Sequences of one batch may be at
+    different lengths.
 
     ```mlir
     %o = ds.attention %q, %k, %v {causal}
@@ -59,7 +62,7 @@ def DS_AttentionOp : DS_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     DS_FloatTensor:$key,
     DS_FloatTensor:$value,
     Optional<DS_MaskTensor>:$mask,
-    Optional<Index>:$kv_length,
+    Optional<1DTensorOf<[I64]>>:$kv_length,
     OptionalAttr<F32Attr>:$scale,
     UnitAttr:$causal,
     OptionalAttr<DS_TileAttr>:$tile);
@@ -286,19 +289,21 @@ def DS_EmbeddingOp : DS_Op<"embedding", [Pure]> {
 def DS_KVCacheAppendOp : DS_Op<"kv_cache.append", [Pure]> {
   let summary = "write new key or value rows into a preallocated cache";
   let description = [{
-    Returns `cache` with `update[:, :, i, :]` written at sequence position
-    `offset + i`. The cache is `[B, H, capacity, D]` and the update
-    `[B, H, S, D]`; `offset + S <= capacity` is checked by the runtime
-    before a step runs. After bufferization the write happens in place.
+    Returns `cache` with `update[b, :, i, :]` written at sequence position
+    `offset[b] + i` of sequence `b`. The cache is `[B, H, capacity, D]`,
+    the update `[B, H, S, D]` and `offset` a `[B]` i64 tensor, so the
+    sequences of a batch may be at different lengths; `offset[b] + S <=
+    capacity` is checked by the runtime before a step runs. After
+    bufferization the write happens in place.
 
     ```mlir
     %c1 = ds.kv_cache.append %c0, %k, %pos
-        : (tensor<1x8x1024x64xf16>, tensor<1x8x?x64xf16>, index)
-          -> tensor<1x8x1024x64xf16>
+        : (tensor<?x8x1024x64xf16>, tensor<?x8x?x64xf16>, tensor<?xi64>)
+          -> tensor<?x8x1024x64xf16>
     ```
   }];
   let arguments = (ins DS_FloatTensor:$cache, DS_FloatTensor:$update,
-                       Index:$offset);
+                       1DTensorOf<[I64]>:$offset);
   let results = (outs DS_FloatTensor:$result);
   let assemblyFormat = [{
     $cache `,` $update `,` $offset attr-dict `:`
@@ -378,6 +383,37 @@ def DS_DequantizeOp : DS_Op<"dequantize", [Pure]> {
   let assemblyFormat = [{
     $input `,` $scale (`,` $zero_point^)? attr-dict `:`
     functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Rotary tables
+//===----------------------------------------------------------------------===//
+
+def DS_RopeTableOp : DS_Op<"rope_table", [Pure]> {
+  let summary = "cos/sin tables of rotary angles from positions";
+  let description = [{
+    `angle[p, s, h] = float(positions[p, s]) * inv_freq[h]`; the results
+    are `cos(angle) * attention_scaling` and `sin(angle) *
+    attention_scaling`, computed in f32 and rounded to the result element
+    type. `positions` is `[P, S]` (`P` is 1 or the batch), `inv_freq` is
+    `[H]` (`H = rotary_dim / 2`). Keeping the tables a function of the
+    positions lets the KV-cache rewrite offset them by the start position.
+
+    ```mlir
+    %cos, %sin = ds.rope_table %pos, %inv_freq
+        : (tensor<1x?xi64>, tensor<32xf32>)
+          -> (tensor<1x?x32xf16>, tensor<1x?x32xf16>)
+    ```
+  }];
+  let arguments = (ins
+    DS_IntTensor:$positions,
+    DS_FloatTensor:$inv_freq,
+    DefaultValuedAttr<F32Attr, "1.0">:$attention_scaling);
+  let results = (outs DS_FloatTensor:$cos, DS_FloatTensor:$sin);
+  let assemblyFormat = [{
+    $positions `,` $inv_freq attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
