@@ -43,7 +43,8 @@ static const llvm::StringMap<const OpInfo *> &opTable() {
     for (ArrayRef<OpInfo> family :
          {getElementwiseOps(), getUnaryOps(), getCastOps(), getMatMulOps(),
           getReductionOps(), getReshapeOps(), getSliceOps(), getShapeOps(),
-          getGatherOps(), getNormOps(), getControlFlowOps()})
+          getGatherOps(), getNormOps(), getControlFlowOps(),
+          getAttentionOps()})
       for (const OpInfo &info : family)
         t[info.name] = &info;
     return t;
@@ -215,9 +216,9 @@ LogicalResult ModelImporter::checkVersions() {
   }
   if (!opset)
     return g.error() << "model does not import the default ONNX opset";
-  if (*opset < 13 || *opset > 21)
+  if (*opset < 13 || *opset > 23)
     return g.error() << "unsupported opset version " << *opset
-                     << " for the default domain (expected 13 to 21)";
+                     << " for the default domain (expected 13 to 23)";
   g.opset = *opset;
   if (!model.has_graph())
     return g.error() << "model has no graph";

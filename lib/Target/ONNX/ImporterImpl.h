@@ -193,6 +193,7 @@ ArrayRef<OpInfo> getShapeOps();
 ArrayRef<OpInfo> getGatherOps();
 ArrayRef<OpInfo> getNormOps();
 ArrayRef<OpInfo> getControlFlowOps();
+ArrayRef<OpInfo> getAttentionOps();
 
 //===----------------------------------------------------------------------===//
 // GraphImporter

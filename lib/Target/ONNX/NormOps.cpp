@@ -1,4 +1,4 @@
-//===- NormOps.cpp - ONNX LayerNormalization and Gelu ---------------------===//
+//===- NormOps.cpp - ONNX LayerNormalization, RMSNormalization, Gelu ------===//
 //
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //
@@ -123,6 +123,39 @@ static LogicalResult importLayerNorm(NodeImporter &n) {
   return importLayerNormStats(n, x, *axis, *epsilon);
 }
 
+/// ONNX RMSNormalization (opset 23): `X / sqrt(mean(X^2) + epsilon) *
+/// scale` over dimensions [axis, rank). ds.rms_norm computes in f32 for
+/// narrower types, which is what stash_type 1 asks for.
+static LogicalResult importRMSNorm(NodeImporter &n) {
+  if (failed(n.requireFloat(0)) || failed(n.requireSameElementType({0, 1})))
+    return failure();
+  TensorValue &x = n.input(0);
+  FailureOr<int64_t> axisAttr = n.intAttr("axis", -1);
+  FailureOr<float> epsilon = n.floatAttr("epsilon", 1e-5f);
+  FailureOr<int64_t> stash = n.intAttr("stash_type", 1);
+  if (failed(axisAttr) || failed(epsilon) || failed(stash))
+    return failure();
+  if (*stash != 1)
+    return n.error() << "stash_type " << *stash
+                     << " is not supported (only 1, float)";
+  if (x.rank() == 0)
+    return n.error() << "expected an input of rank >= 1";
+  FailureOr<int64_t> axis = n.normalizeAxis(*axisAttr, x.rank());
+  if (failed(axis))
+    return failure();
+  if (!(*epsilon >= 0.0f) || std::isinf(*epsilon))
+    return n.error() << "epsilon must be finite and non-negative";
+  ArrayRef<OpFoldResult> normDims =
+      ArrayRef<OpFoldResult>(x.dims).drop_front(*axis);
+  FailureOr<Value> scale = normParam(n, 1, normDims, "scale");
+  if (failed(scale))
+    return failure();
+  Value r = RMSNormOp::create(n.b, n.loc, x.type, n.tensor(0), *scale,
+                              n.b.getF32FloatAttr(*epsilon),
+                              n.b.getI64IntegerAttr(*axis));
+  return n.setOutput(0, r, x.dtype, x.dims);
+}
+
 static LogicalResult importGelu(NodeImporter &n) {
   if (failed(n.requireFloat(0)))
     return failure();
@@ -146,6 +179,7 @@ ArrayRef<OpInfo> importer::getNormOps() {
   static const OpInfo ops[] = {
       {"LayerNormalization", 2, 3, 1, 3, importLayerNorm},
       {"Gelu", 1, 1, 1, 1, importGelu},
+      {"RMSNormalization", 2, 2, 1, 1, importRMSNorm},
   };
   return ops;
 }

@@ -8,6 +8,7 @@
 
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -65,4 +66,28 @@ std::optional<int64_t> fusion::getSplatInt(Value v) {
 
 bool fusion::approxEqual(double a, double b, double relTol) {
   return std::fabs(a - b) <= relTol * std::max(std::fabs(a), std::fabs(b));
+}
+
+/// The attribute `name` of `v` when it is an entry-block argument of a
+/// function.
+static Attribute getFuncArgAttr(Value v, StringRef name) {
+  auto arg = dyn_cast<BlockArgument>(v);
+  if (!arg || !arg.getOwner()->isEntryBlock())
+    return {};
+  auto func = dyn_cast_or_null<func::FuncOp>(arg.getOwner()->getParentOp());
+  if (!func)
+    return {};
+  return func.getArgAttr(arg.getArgNumber(), name);
+}
+
+bool fusion::isWeight(Value v) {
+  if (v.getDefiningOp<arith::ConstantOp>())
+    return true;
+  return getFuncArgAttr(v, "ds.weight") || getFuncArgAttr(v, "ds.derived");
+}
+
+StringRef fusion::getWeightName(Value v) {
+  if (auto name = dyn_cast_or_null<StringAttr>(getFuncArgAttr(v, "ds.weight")))
+    return name.getValue();
+  return {};
 }

@@ -36,6 +36,15 @@ Value stripBroadcasts(Value v);
 /// exporter constants such as sqrt(2/pi) or 1/sqrt(2)).
 bool approxEqual(double a, double b, double relTol = 1e-5);
 
+/// True when `v` is a model weight: an entry-block argument of a function
+/// marked `ds.weight` (or `ds.derived`, a tensor @prepare computed from
+/// weights), or the result of an `arith.constant` (small weights the
+/// importer inlined).
+bool isWeight(Value v);
+
+/// The `ds.weight` name of a weight argument, else empty.
+llvm::StringRef getWeightName(Value v);
+
 } // namespace fusion
 } // namespace ds
 } // namespace mlir

@@ -75,9 +75,20 @@ def DSFuseLinear : DSFusionPass<"ds-fuse-linear",
     "turn weight matmuls into ds.linear and fold bias, activation, residual"> {
   let description = [{
     A `ds.matmul` whose right operand is a 2-D weight (a `ds.weight`
-    argument or a constant, possibly transposed) becomes `ds.linear`; a
-    following bias add, activation (`ds.gelu`, `ds.silu`, ...) and residual
-    add fold into its epilogue.
+    argument or a constant, or a `linalg.transpose` of one, which becomes
+    `transpose_weight`) becomes `ds.linear`. Single-use ops after it fold
+    into its epilogue in the op's order, `activation(x W + bias) +
+    residual`: an `arith.addf` with a `ds.broadcast` of an `[N]` weight or
+    constant (bias), `ds.gelu` (both forms), `ds.silu` or `arith.maximumf`
+    with zero (relu), and an `arith.addf` with any tensor of the result's
+    type, in either operand order (residual). An add after the activation
+    is a residual.
+
+    A GEMM on `[B*S, K]` between a collapse and an expand (the dynamo
+    exporter's form) keeps its shape: the pass looks through
+    `tensor.expand_shape` ops that only split leading dimensions, folds the
+    epilogue into the linear, collapses a residual to the GEMM's shape and
+    expands the linear's result as before.
   }];
 }
 
@@ -85,8 +96,14 @@ def DSMergeProjections : DSFusionPass<"ds-merge-projections",
     "merge ds.linear ops that read the same input into one GEMM"> {
   let description = [{
     The Q, K and V projections of one input, and the gate and up
-    projections of an MLP, become one `ds.linear` over the concatenated
-    weights followed by slices. The weight concatenation depends on
+    projections of an MLP, become one `ds.linear` over the weights (and
+    biases) concatenated along N (`tensor.concat`), followed by one
+    `tensor.extract_slice` per projection. Projections merge when they
+    have no residual and no activation, the same weight layout, K and
+    element type, static N, and all or none have a bias. When their
+    results feed one `tensor.concat` along the last dimension (gate/up
+    concatenated for `ds.swiglu`), they merge in that order and the
+    concat becomes the merged result. The weight concatenation depends on
     weights only and moves to the `prepare` entry point
     (`ds-hoist-weight-prep`).
   }];
@@ -95,11 +112,26 @@ def DSMergeProjections : DSFusionPass<"ds-merge-projections",
 def DSHoistWeightPrep : Pass<"ds-hoist-weight-prep", "ModuleOp"> {
   let summary = "move computations on weights alone into a prepare function";
   let description = [{
-    Every op of a public function whose operands depend on weights and
-    constants only (transposes, concatenations of merged projections,
-    packing) moves into `func.func @prepare(weights...) -> (derived...)`,
-    which the runtime runs once at load. The functions that used them take
-    the derived tensors as arguments marked `{ds.derived = <result index>}`.
+    Every value of a public function that is computed from `ds.weight`
+    arguments and constants alone (by side-effect free ops: transposes,
+    concatenations of merged projections, packing), has a static shape and
+    is used by something that is not, moves into one public
+    `func.func @prepare(%w: ... {ds.weight = "name"}, ...) -> (derived...)`.
+    Weights, constants, reshapes of those and broadcasts of splat constants
+    stay in place (they fold or are views).
+
+    Contract with the runtime: `@prepare` takes only weights (each argument
+    marked `ds.weight` with the weight's name) and returns the derived
+    tensors; the runtime runs it once at load and keeps its results. A
+    function that used a derived value instead takes it as an argument
+    marked `{ds.derived = <index of @prepare's result> : i64}`, inserted
+    after its last weight argument; the runtime passes @prepare's result of
+    that index. The same computation on the same named weights in several
+    functions (@forward, @prefill, @decode) is one result of @prepare.
+    Weight arguments that hoisting leaves unused are removed from a
+    function that nothing calls (arguments are identified by attributes,
+    not positions). Without anything to hoist, no @prepare is created; a
+    module that already has a `@prepare` symbol is an error.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
