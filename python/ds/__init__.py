@@ -4,6 +4,7 @@
     ds.compile_model("model.onnx", "model.dsa")
     with ds.Session("model.dsa") as s:
         outputs = s.run(input_ids=ids)
+        tokens = s.generate([[1, 2, 3]], max_new_tokens=16)  # decoders
 
 `compile_model` drives ds-compile; `Session` binds the runtime's C API.
 """

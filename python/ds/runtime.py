@@ -28,6 +28,15 @@ class _Tensor(ctypes.Structure):
                 ("data", ctypes.c_void_p), ("size_bytes", ctypes.c_size_t)]
 
 
+class _GenerationOptions(ctypes.Structure):
+    _fields_ = [("max_new_tokens", ctypes.c_int64),
+                ("max_seq_len", ctypes.c_int64),
+                ("temperature", ctypes.c_double),
+                ("top_k", ctypes.c_int64),
+                ("top_p", ctypes.c_double),
+                ("seed", ctypes.c_uint64)]
+
+
 _lib = None
 
 
@@ -57,6 +66,21 @@ def _library():
         lib.ds_session_get_output.argtypes = [
             ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
             ctypes.POINTER(_Tensor)]
+        lib.ds_generation_options_init.argtypes = [
+            ctypes.POINTER(_GenerationOptions)]
+        lib.ds_generation_options_init.restype = None
+        lib.ds_session_generate.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
+            ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t,
+            ctypes.POINTER(_GenerationOptions)]
+        lib.ds_session_generated_tokens.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t,
+            ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
+            ctypes.POINTER(ctypes.c_size_t)]
+        lib.ds_session_generation_timing.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(ctypes.c_double),
+            ctypes.POINTER(ctypes.POINTER(ctypes.c_double)),
+            ctypes.POINTER(ctypes.c_size_t)]
         _lib = lib
     return _lib
 
@@ -67,7 +91,8 @@ def _check(status):
 
 
 class Session:
-    """One loaded artifact: `run(**inputs)` returns {output name: array}."""
+    """One loaded artifact: `run(**inputs)` returns {output name: array};
+    `generate(prompts, ...)` returns the generated token ids per prompt."""
 
     def __init__(self, artifact, weights=None):
         lib = _library()
@@ -140,4 +165,60 @@ class Session:
                 if t.size_bytes else b""
             results[info["name"]] = np.frombuffer(
                 bytes(buf), dtype=dtype).reshape(shape).copy()
+        return results
+
+    def generate(self, prompts, max_new_tokens=16, max_seq_len=0,
+                 temperature=0.0, top_k=0, top_p=1.0, seed=0):
+        """Generates `max_new_tokens` tokens after each prompt (a list of
+        token-id lists) with the artifact's prefill/decode entry points and
+        returns the generated ids (not the prompts), one list per prompt.
+        temperature 0 is greedy; top_k 0 and top_p 1 turn the filters off;
+        max_seq_len 0 sizes the KV cache for longest prompt +
+        max_new_tokens. Timing of the call is in `last_generation_timing`
+        ({"ttft_ms": .., "decode_ms": [..]})."""
+        lib = _library()
+        if isinstance(prompts, np.ndarray):
+            prompts = prompts.tolist()
+        rows = []
+        for prompt in prompts:
+            try:
+                row = [int(t) for t in prompt]
+            except (TypeError, ValueError, OverflowError):
+                raise DSError("prompts must be lists of integer token ids")
+            if any(t < -2**63 or t >= 2**63 for t in row):
+                raise DSError("token id out of the int64 range")
+            rows.append((ctypes.c_int64 * max(len(row), 1))(*row))
+        lengths = (ctypes.c_size_t * max(len(rows), 1))(
+            *[len(p) for p in prompts])
+        pointers = (ctypes.POINTER(ctypes.c_int64) * max(len(rows), 1))(
+            *[ctypes.cast(r, ctypes.POINTER(ctypes.c_int64)) for r in rows])
+        options = _GenerationOptions()
+        lib.ds_generation_options_init(ctypes.byref(options))
+        try:
+            options.max_new_tokens = int(max_new_tokens)
+            options.max_seq_len = int(max_seq_len)
+            options.temperature = float(temperature)
+            options.top_k = int(top_k)
+            options.top_p = float(top_p)
+            options.seed = int(seed)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise DSError(f"bad generation option: {e}")
+        _check(lib.ds_session_generate(self._handle, pointers, lengths,
+                                       len(rows), ctypes.byref(options)))
+        results = []
+        for i in range(len(rows)):
+            tokens = ctypes.POINTER(ctypes.c_int64)()
+            count = ctypes.c_size_t()
+            _check(lib.ds_session_generated_tokens(
+                self._handle, i, ctypes.byref(tokens), ctypes.byref(count)))
+            results.append([tokens[j] for j in range(count.value)])
+        ttft = ctypes.c_double()
+        decode = ctypes.POINTER(ctypes.c_double)()
+        steps = ctypes.c_size_t()
+        _check(lib.ds_session_generation_timing(
+            self._handle, ctypes.byref(ttft), ctypes.byref(decode),
+            ctypes.byref(steps)))
+        self.last_generation_timing = {
+            "ttft_ms": ttft.value,
+            "decode_ms": [decode[j] for j in range(steps.value)]}
         return results

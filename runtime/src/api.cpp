@@ -8,6 +8,7 @@
 #include "ds/runtime/session.h"
 
 #include <exception>
+#include <optional>
 #include <new>
 
 using namespace ds::runtime;
@@ -31,6 +32,8 @@ struct EntryState {
 struct ds_session {
   std::unique_ptr<Session> session;
   std::map<std::string, EntryState, std::less<>> entries;
+  /// The last successful generation, if any.
+  std::optional<GenerationResult> generation;
 };
 
 static thread_local std::string lastError;
@@ -268,6 +271,10 @@ ds_status_t ds_session_run(ds_session_t *session, const char *entry) {
       return DS_ERROR_INVALID_ARGUMENT;
     state->lastOutputs.clear();
     const EntryPointSpec &spec = entrySpec(session, entry);
+    if (spec.name == kPrepareEntryPoint)
+      return fail(DS_ERROR_INVALID_ARGUMENT,
+                  std::string("entry point '") + kPrepareEntryPoint +
+                      "' cannot be called: prepare runs at load");
     std::map<std::string, TensorView> views;
     for (const auto &[name, tensor] : state->pendingInputs)
       views[name] = tensor.view();
@@ -306,6 +313,97 @@ ds_status_t ds_session_get_output(const ds_session_t *session,
     outTensor->dims = tensor.shape.data();
     outTensor->data = tensor.data.data();
     outTensor->size_bytes = tensor.data.size();
+    return DS_OK;
+  });
+}
+
+void ds_generation_options_init(ds_generation_options_t *options) {
+  if (!options)
+    return;
+  GenerationOptions defaults;
+  options->max_new_tokens = defaults.maxNewTokens;
+  options->max_seq_len = defaults.maxSeqLen;
+  options->temperature = defaults.temperature;
+  options->top_k = defaults.topK;
+  options->top_p = defaults.topP;
+  options->seed = defaults.seed;
+}
+
+ds_status_t ds_session_generate(ds_session_t *session,
+                                const int64_t *const *prompts,
+                                const size_t *promptLengths, size_t batch,
+                                const ds_generation_options_t *options) {
+  return guard([&]() -> ds_status_t {
+    if (!session || (batch > 0 && (!prompts || !promptLengths)))
+      return fail(DS_ERROR_INVALID_ARGUMENT,
+                  "ds_session_generate: null argument");
+    session->generation.reset();
+    std::vector<std::vector<int64_t>> sequences(batch);
+    for (size_t i = 0; i < batch; ++i) {
+      if (promptLengths[i] > 0 && !prompts[i])
+        return fail(DS_ERROR_INVALID_ARGUMENT,
+                    "ds_session_generate: prompt " + std::to_string(i) +
+                        " is null");
+      if (promptLengths[i] > 0)
+        sequences[i].assign(prompts[i], prompts[i] + promptLengths[i]);
+    }
+    GenerationOptions config;
+    if (options) {
+      config.maxNewTokens = options->max_new_tokens;
+      config.maxSeqLen = options->max_seq_len;
+      config.temperature = options->temperature;
+      config.topK = options->top_k;
+      config.topP = options->top_p;
+      config.seed = options->seed;
+    }
+    if (Status status = session->session->checkGeneration(sequences, config);
+        status.failed())
+      return fail(DS_ERROR_INVALID_ARGUMENT, status.message());
+    GenerationResult result;
+    if (Status status = session->session->generate(sequences, config, &result);
+        status.failed())
+      return fail(DS_ERROR_RUN, status.message());
+    session->generation = std::move(result);
+    return DS_OK;
+  });
+}
+
+ds_status_t ds_session_generated_tokens(const ds_session_t *session,
+                                        size_t index, const int64_t **outTokens,
+                                        size_t *outCount) {
+  return guard([&]() -> ds_status_t {
+    if (!session || !outTokens || !outCount)
+      return fail(DS_ERROR_INVALID_ARGUMENT, "null argument");
+    if (!session->generation)
+      return fail(DS_ERROR_INVALID_ARGUMENT,
+                  "no generation: ds_session_generate has not succeeded");
+    const auto &tokens = session->generation->tokens;
+    if (index >= tokens.size())
+      return fail(DS_ERROR_INVALID_ARGUMENT,
+                  "sequence index " + std::to_string(index) +
+                      " out of range (" + std::to_string(tokens.size()) + ")");
+    *outTokens = tokens[index].data();
+    *outCount = tokens[index].size();
+    return DS_OK;
+  });
+}
+
+ds_status_t ds_session_generation_timing(const ds_session_t *session,
+                                         double *outPrefillMs,
+                                         const double **outDecodeMs,
+                                         size_t *outSteps) {
+  return guard([&]() -> ds_status_t {
+    if (!session)
+      return fail(DS_ERROR_INVALID_ARGUMENT, "null argument");
+    if (!session->generation)
+      return fail(DS_ERROR_INVALID_ARGUMENT,
+                  "no generation: ds_session_generate has not succeeded");
+    if (outPrefillMs)
+      *outPrefillMs = session->generation->prefillMs;
+    if (outDecodeMs)
+      *outDecodeMs = session->generation->decodeMs.data();
+    if (outSteps)
+      *outSteps = session->generation->decodeMs.size();
     return DS_OK;
   });
 }

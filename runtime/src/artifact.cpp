@@ -126,6 +126,8 @@ static Status checkEntryPoint(const EntryPointSpec &entry,
                            << artifact.weights.size() << " weights)";
       continue;
     }
+    if (arg.kind == ArgumentSpec::Kind::Derived)
+      continue; // checked with `prepare` in checkDerivedWeights
     if (arg.kind != ArgumentSpec::Kind::Input)
       return makeError() << "argument " << i << ": unknown kind";
     if (Status status = checkTensorSpec(arg.input); status.failed())
@@ -139,6 +141,218 @@ static Status checkEntryPoint(const EntryPointSpec &entry,
       return status.withPrefix("result '" + result.name + "'");
     if (!resultNames.insert(result.name).second)
       return makeError() << "duplicate result '" << result.name << "'";
+  }
+  return Status::success();
+}
+
+static bool isFloat(DType dtype) {
+  return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 ||
+         dtype == DType::F64;
+}
+
+/// `prepare` exists iff some argument is a derived weight; it takes only
+/// weights and returns static shapes; derived indices are in range.
+static Status checkDerivedWeights(const Artifact &artifact) {
+  const EntryPointSpec *prepare = artifact.findEntryPoint(kPrepareEntryPoint);
+  bool usesDerived = false;
+  for (const EntryPointSpec &entry : artifact.entryPoints) {
+    for (size_t i = 0; i < entry.arguments.size(); ++i) {
+      const ArgumentSpec &arg = entry.arguments[i];
+      if (arg.kind != ArgumentSpec::Kind::Derived)
+        continue;
+      usesDerived = true;
+      std::string where =
+          "entry point '" + entry.name + "': argument " + std::to_string(i);
+      if (!prepare)
+        return makeError() << where << " is derived weight " << arg.derivedIndex
+                           << " but the artifact has no '" << kPrepareEntryPoint
+                           << "' entry point";
+      if (&entry == prepare)
+        continue; // reported below: prepare takes weights only
+      if (arg.derivedIndex >= prepare->results.size())
+        return makeError() << where << ": derived weight index "
+                           << arg.derivedIndex << " out of range ('"
+                           << kPrepareEntryPoint << "' has "
+                           << prepare->results.size() << " results)";
+    }
+  }
+  if (!prepare)
+    return Status::success();
+  std::string where = std::string("entry point '") + kPrepareEntryPoint + "'";
+  if (!usesDerived)
+    return makeError() << where
+                       << " exists but no argument uses a derived weight";
+  for (size_t i = 0; i < prepare->arguments.size(); ++i)
+    if (prepare->arguments[i].kind != ArgumentSpec::Kind::Weight)
+      return makeError() << where << ": argument " << i
+                         << " is not a weight (prepare takes weights only)";
+  for (const TensorSpec &result : prepare->results)
+    for (size_t d = 0; d < result.shape.size(); ++d)
+      if (result.shape[d] < 0)
+        return makeError() << where << ": result '" << result.name
+                           << "' has dynamic dim " << d
+                           << " (derived weights have static shapes)";
+  return Status::success();
+}
+
+/// Finds graph input `name` of `entry`, or nullptr.
+static const TensorSpec *findInput(const EntryPointSpec &entry,
+                                   const std::string &name) {
+  for (const ArgumentSpec &arg : entry.arguments)
+    if (arg.kind == ArgumentSpec::Kind::Input && arg.input.name == name)
+      return &arg.input;
+  return nullptr;
+}
+
+static Status checkGenerationEntry(const Artifact &artifact,
+                                   const GenerationSpec &generation,
+                                   const EntryPointSpec &entry, bool isDecode) {
+  // Token ids: i64 [batch, seq]; decode feeds one token per row.
+  const TensorSpec *tokens = findInput(entry, generation.tokens);
+  if (!tokens)
+    return makeError() << "has no input '" << generation.tokens
+                       << "' (the token ids)";
+  if (tokens->dtype != DType::I64 || tokens->shape.size() != 2)
+    return makeError() << "input '" << tokens->name << "' is "
+                       << dtypeName(tokens->dtype)
+                       << formatShape(tokens->shape, tokens->dimNames)
+                       << "; expected i64[batch,seq]";
+  if (isDecode && tokens->shape[1] != 1 && tokens->shape[1] != -1)
+    return makeError() << "input '" << tokens->name << "' has seq dim "
+                       << tokens->shape[1] << "; decode takes 1 token per row";
+  if (!isDecode && tokens->shape[1] != -1)
+    return makeError() << "input '" << tokens->name
+                       << "' has a static seq dim " << tokens->shape[1]
+                       << "; prefill takes prompts of any length";
+  // Start positions: i64 [batch].
+  const TensorSpec *positions = findInput(entry, generation.positions);
+  if (!positions)
+    return makeError() << "has no input '" << generation.positions
+                       << "' (the start positions)";
+  if (positions->dtype != DType::I64 || positions->shape.size() != 1)
+    return makeError() << "input '" << positions->name << "' is "
+                       << dtypeName(positions->dtype)
+                       << formatShape(positions->shape, positions->dimNames)
+                       << "; expected i64[batch]";
+  // Caches: float [batch, heads, capacity, head_dim].
+  for (const CacheSpec &cache : generation.caches) {
+    const TensorSpec *spec = findInput(entry, cache.argument);
+    if (!spec)
+      return makeError() << "has no input '" << cache.argument
+                         << "' (the cache of layer " << cache.layer << ")";
+    std::string what = "cache input '" + spec->name + "'";
+    if (!isFloat(spec->dtype))
+      return makeError() << what << " has dtype " << dtypeName(spec->dtype)
+                         << "; expected a float dtype";
+    if (spec->shape.size() != 4)
+      return makeError() << what << " has rank " << spec->shape.size()
+                         << "; expected [batch,heads,capacity,head_dim]";
+    if (spec->shape[0] != -1 || spec->shape[2] != -1)
+      return makeError() << what << " is "
+                         << formatShape(spec->shape, spec->dimNames)
+                         << "; batch (dim 0) and capacity (dim 2) must be "
+                            "dynamic";
+    if (spec->shape[1] <= 0 || spec->shape[3] <= 0)
+      return makeError() << what << " is "
+                         << formatShape(spec->shape, spec->dimNames)
+                         << "; heads (dim 1) and head_dim (dim 3) must be "
+                            "static and positive";
+    std::string_view capacity = spec->dimName(2);
+    if (!capacity.empty() &&
+        (capacity == tokens->dimName(1) || capacity == tokens->dimName(0) ||
+         capacity == spec->dimName(0)))
+      return makeError() << what << ": capacity dim 2 is named '" << capacity
+                         << "' like a batch or sequence dim";
+  }
+  // Nothing else.
+  for (const ArgumentSpec &arg : entry.arguments)
+    if (arg.kind == ArgumentSpec::Kind::Input &&
+        arg.input.name != generation.tokens &&
+        arg.input.name != generation.positions &&
+        !generation.findCache(arg.input.name))
+      return makeError() << "has input '" << arg.input.name
+                         << "', which is neither the tokens, the positions "
+                            "nor a cache";
+  // Logits: float [batch, seq, vocab].
+  const TensorSpec *logits = nullptr;
+  for (const TensorSpec &result : entry.results)
+    if (result.name == generation.logits)
+      logits = &result;
+  if (!logits)
+    return makeError() << "has no result '" << generation.logits
+                       << "' (the logits)";
+  if (!isFloat(logits->dtype) || logits->shape.size() != 3)
+    return makeError() << "result '" << logits->name << "' is "
+                       << dtypeName(logits->dtype)
+                       << formatShape(logits->shape, logits->dimNames)
+                       << "; expected float[batch,seq,vocab]";
+  if (logits->shape[2] != -1 && logits->shape[2] != generation.vocabSize)
+    return makeError() << "result '" << logits->name << "' has vocab dim "
+                       << logits->shape[2] << " but vocab_size is "
+                       << generation.vocabSize;
+  (void)artifact;
+  return Status::success();
+}
+
+static Status checkGeneration(const Artifact &artifact,
+                              const GenerationSpec &generation) {
+  if (generation.vocabSize <= 0)
+    return makeError() << "vocab_size is " << generation.vocabSize
+                       << "; expected > 0";
+  if (generation.maxPositions < 0)
+    return makeError() << "max_positions is " << generation.maxPositions
+                       << "; expected >= 0 (0: unlimited)";
+  if (generation.prefill == generation.decode)
+    return makeError() << "prefill and decode are the same entry point '"
+                       << generation.prefill << "'";
+  if (generation.tokens == generation.positions)
+    return makeError() << "tokens and positions are the same input '"
+                       << generation.tokens << "'";
+  if (generation.caches.empty())
+    return makeError() << "no caches";
+  std::set<std::string> arguments;
+  std::set<std::pair<uint32_t, CacheKind>> slots;
+  for (const CacheSpec &cache : generation.caches) {
+    if (cache.kind != CacheKind::Key && cache.kind != CacheKind::Value)
+      return makeError() << "cache '" << cache.argument
+                         << "': unknown kind code "
+                         << static_cast<int>(cache.kind);
+    if (cache.argument == generation.tokens ||
+        cache.argument == generation.positions)
+      return makeError() << "cache '" << cache.argument
+                         << "' is also the tokens or positions input";
+    if (!arguments.insert(cache.argument).second)
+      return makeError() << "duplicate cache '" << cache.argument << "'";
+    if (!slots.insert({cache.layer, cache.kind}).second)
+      return makeError() << "two " << (cache.kind == CacheKind::Key ? "key" : "value")
+                         << " caches for layer " << cache.layer;
+  }
+  const EntryPointSpec *entries[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string &name = i ? generation.decode : generation.prefill;
+    const char *role = i ? "decode" : "prefill";
+    if (name == kPrepareEntryPoint)
+      return makeError() << role << " cannot be '" << kPrepareEntryPoint
+                         << "'";
+    entries[i] = artifact.findEntryPoint(name);
+    if (!entries[i])
+      return makeError() << role << " entry point '" << name
+                         << "' does not exist";
+    if (Status status =
+            checkGenerationEntry(artifact, generation, *entries[i], i == 1);
+        status.failed())
+      return status.withPrefix(std::string(role) + " entry point '" + name +
+                               "'");
+  }
+  // Prefill and decode share the caches: same dtype, heads and head_dim.
+  for (const CacheSpec &cache : generation.caches) {
+    const TensorSpec *a = findInput(*entries[0], cache.argument);
+    const TensorSpec *b = findInput(*entries[1], cache.argument);
+    if (a->dtype != b->dtype || a->shape != b->shape)
+      return makeError() << "cache '" << cache.argument << "' is "
+                         << dtypeName(a->dtype) << formatShape(a->shape)
+                         << " in prefill but " << dtypeName(b->dtype)
+                         << formatShape(b->shape) << " in decode";
   }
   return Status::success();
 }
@@ -168,6 +382,24 @@ Status ds::runtime::validateArtifact(const Artifact &artifact) {
     if (!entryNames.insert(entry.name).second)
       return makeError() << "duplicate entry point '" << entry.name << "'";
   }
+  if (Status status = checkDerivedWeights(artifact); status.failed())
+    return status;
+  if (artifact.generation)
+    if (Status status = checkGeneration(artifact, *artifact.generation);
+        status.failed())
+      return status.withPrefix("generation");
+  // Format 1.0 has no way to express these.
+  if (artifact.formatMajor == 1 && artifact.formatMinor < 1) {
+    bool usesDerived = false;
+    for (const EntryPointSpec &entry : artifact.entryPoints)
+      for (const ArgumentSpec &arg : entry.arguments)
+        usesDerived |= arg.kind == ArgumentSpec::Kind::Derived;
+    if (usesDerived || artifact.generation)
+      return makeError() << "format " << artifact.formatMajor << "."
+                         << artifact.formatMinor
+                         << " cannot hold derived weights or generation "
+                            "metadata (format 1.1 adds them)";
+  }
   return Status::success();
 }
 
@@ -175,6 +407,11 @@ ArtifactBuilder &ArtifactBuilder::setTarget(Target target,
                                             std::string targetTriple) {
   artifactData.target = target;
   artifactData.targetTriple = std::move(targetTriple);
+  return *this;
+}
+
+ArtifactBuilder &ArtifactBuilder::setGeneration(GenerationSpec generation) {
+  artifactData.generation = std::move(generation);
   return *this;
 }
 

@@ -86,6 +86,8 @@ static Expected<EntryPointSpec> decodeEntryPoint(const fb::EntryPoint &entry) {
         result.arguments.push_back(ArgumentSpec::fromWeight(ref->index()));
       } else if (const fb::TensorSpec *spec = arg->source_as_TensorSpec()) {
         result.arguments.push_back(ArgumentSpec::fromInput(decodeSpec(*spec)));
+      } else if (const fb::DerivedRef *derived = arg->source_as_DerivedRef()) {
+        result.arguments.push_back(ArgumentSpec::fromDerived(derived->index()));
       } else {
         return makeError() << "entry point '" << result.name << "': argument "
                            << i << " has unknown source type "
@@ -129,6 +131,26 @@ static Expected<Artifact> decode(const fb::Artifact &root) {
     }
   }
   artifact.stats = toString(root.stats());
+  if (const fb::Generation *generation = root.generation()) {
+    GenerationSpec spec;
+    spec.prefill = toString(generation->prefill());
+    spec.decode = toString(generation->decode());
+    spec.tokens = toString(generation->tokens());
+    spec.positions = toString(generation->positions());
+    spec.logits = toString(generation->logits());
+    spec.vocabSize = generation->vocab_size();
+    spec.maxPositions = generation->max_positions();
+    if (const auto *caches = generation->caches()) {
+      for (const fb::CacheSpec *cache : *caches) {
+        CacheSpec decoded;
+        decoded.argument = toString(cache->argument());
+        decoded.layer = cache->layer();
+        decoded.kind = static_cast<CacheKind>(cache->kind());
+        spec.caches.push_back(std::move(decoded));
+      }
+    }
+    artifact.generation = std::move(spec);
+  }
   return artifact;
 }
 

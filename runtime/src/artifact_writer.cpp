@@ -24,6 +24,7 @@ private:
   fbs::Offset<fb::TensorSpec> writeSpec(const TensorSpec &spec);
   fbs::Offset<fb::Weight> writeWeight(const WeightSpec &weight);
   fbs::Offset<fb::EntryPoint> writeEntryPoint(const EntryPointSpec &entry);
+  fbs::Offset<fb::Generation> writeGeneration(const GenerationSpec &spec);
   fbs::Offset<fbs::String> writeString(const std::string &text) {
     return builder.CreateString(text);
   }
@@ -61,6 +62,10 @@ Writer::writeEntryPoint(const EntryPointSpec &entry) {
       auto ref = fb::CreateWeightRef(builder, arg.weightIndex);
       arguments.push_back(fb::CreateArgument(
           builder, fb::ArgumentSource::WeightRef, ref.Union()));
+    } else if (arg.kind == ArgumentSpec::Kind::Derived) {
+      auto ref = fb::CreateDerivedRef(builder, arg.derivedIndex);
+      arguments.push_back(fb::CreateArgument(
+          builder, fb::ArgumentSource::DerivedRef, ref.Union()));
     } else {
       auto spec = writeSpec(arg.input);
       arguments.push_back(fb::CreateArgument(
@@ -76,6 +81,24 @@ Writer::writeEntryPoint(const EntryPointSpec &entry) {
   auto resultsVector = builder.CreateVector(results);
   return fb::CreateEntryPoint(builder, name, symbol, argumentsVector,
                               resultsVector);
+}
+
+fbs::Offset<fb::Generation>
+Writer::writeGeneration(const GenerationSpec &spec) {
+  std::vector<fbs::Offset<fb::CacheSpec>> caches;
+  for (const CacheSpec &cache : spec.caches)
+    caches.push_back(fb::CreateCacheSpec(
+        builder, writeString(cache.argument), cache.layer,
+        static_cast<fb::CacheKind>(cache.kind)));
+  auto cachesVector = builder.CreateVector(caches);
+  auto prefill = writeString(spec.prefill);
+  auto decode = writeString(spec.decode);
+  auto tokens = writeString(spec.tokens);
+  auto positions = writeString(spec.positions);
+  auto logits = writeString(spec.logits);
+  return fb::CreateGeneration(builder, prefill, decode, tokens, positions,
+                              logits, spec.vocabSize, spec.maxPositions,
+                              cachesVector);
 }
 
 std::vector<uint8_t> Writer::write() {
@@ -97,6 +120,9 @@ std::vector<uint8_t> Writer::write() {
   fbs::Offset<fbs::String> stats;
   if (!artifact.stats.empty())
     stats = writeString(artifact.stats);
+  fbs::Offset<fb::Generation> generation;
+  if (artifact.generation)
+    generation = writeGeneration(*artifact.generation);
   fb::Version version(artifact.formatMajor, artifact.formatMinor);
   // Non-default placeholders make sure both fields are stored; sealing
   // overwrites them once the final size is known.
@@ -104,7 +130,8 @@ std::vector<uint8_t> Writer::write() {
   auto root = fb::CreateArtifact(builder, &version, kPlaceholder, kPlaceholder,
                                  static_cast<fb::Target>(artifact.target),
                                  triple, code, defaultWeightsFile,
-                                 weightsVector, entriesVector, stats);
+                                 weightsVector, entriesVector, stats,
+                                 generation);
   fb::FinishArtifactBuffer(builder, root);
   return std::vector<uint8_t>(builder.GetBufferPointer(),
                               builder.GetBufferPointer() + builder.GetSize());
@@ -134,6 +161,13 @@ static uint64_t estimateSize(const Artifact &artifact) {
               (arg.kind == ArgumentSpec::Kind::Input ? specSize(arg.input) : 0);
     for (const TensorSpec &result : entry.results)
       size += 4 + specSize(result);
+  }
+  if (const auto &generation = artifact.generation) {
+    size += kTable + 5 * kString + generation->prefill.size() +
+            generation->decode.size() + generation->tokens.size() +
+            generation->positions.size() + generation->logits.size() + 32;
+    for (const CacheSpec &cache : generation->caches)
+      size += kTable + kString + cache.argument.size() + 16;
   }
   return size;
 }

@@ -16,11 +16,17 @@
 
 #include "code_loader.h"
 #include "file_util.h"
+#include "sampler.h"
 #include "weights.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <set>
 
 using namespace ds::runtime;
@@ -169,6 +175,23 @@ struct Session::Impl {
   std::unique_ptr<WeightStore> weights;
   std::unique_ptr<SharedObject> code;
   std::map<std::string, EntryFunction, std::less<>> functions;
+  /// The results of `prepare`: dense row-major data per result, and the
+  /// malloc'ed blocks that hold them (freed with the session).
+  std::vector<const void *> derived;
+  std::vector<void *> derivedBlocks;
+
+  ~Impl() {
+    for (void *block : derivedBlocks)
+      std::free(block);
+  }
+
+  /// Runs `prepare` (when the artifact has one) and keeps its results.
+  Status runPrepare();
+
+  /// Checks `inputs` and calls `entry`.
+  Expected<std::vector<Tensor>>
+  call(const EntryPointSpec &entry,
+       const std::map<std::string, TensorView> &inputs);
 
   Expected<std::vector<Tensor>>
   readResults(const EntryPointSpec &entry, const std::vector<int64_t> &block,
@@ -235,7 +258,124 @@ Session::createFromArtifact(Artifact artifact,
     impl->functions.emplace(entry.name, *function);
   }
   impl->artifact = std::move(artifact);
+  if (Status status = impl->runPrepare(); status.failed())
+    return status;
   return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+/// Returns true if a memref of `sizes` and `strides` is dense row-major.
+static bool isRowMajor(const std::vector<int64_t> &sizes,
+                       const int64_t *strides) {
+  int64_t expected = 1;
+  for (size_t d = sizes.size(); d-- > 0;) {
+    if (sizes[d] != 1 && strides[d] != expected)
+      return false;
+    expected *= sizes[d];
+  }
+  return true;
+}
+
+Status Session::Impl::runPrepare() {
+  const EntryPointSpec *entry = artifact.findEntryPoint(kPrepareEntryPoint);
+  if (!entry)
+    return Status::success();
+  // Validation guarantees weight arguments only and static result shapes.
+  std::vector<std::vector<int64_t>> descriptors;
+  std::set<const void *> argumentPointers;
+  for (const ArgumentSpec &arg : entry->arguments) {
+    const void *data = weights->data(arg.weightIndex);
+    argumentPointers.insert(data);
+    descriptors.push_back(
+        makeDescriptor(data, artifact.weights[arg.weightIndex].shape));
+  }
+  size_t blockWords = 0;
+  for (const TensorSpec &result : entry->results)
+    blockWords += 3 + 2 * result.shape.size();
+  std::vector<int64_t> block(std::max<size_t>(blockWords, 1), 0);
+  std::vector<void *> args;
+  args.push_back(block.data());
+  for (std::vector<int64_t> &descriptor : descriptors)
+    args.push_back(descriptor.data());
+  functions.find(entry->name)->second(args.data());
+
+  // Keep each result in place when it is dense and naturally aligned, else
+  // copy it to a dense block. Release every other block once, also after an
+  // error, but never one that is not the code's to give away.
+  Status status = Status::success();
+  std::set<void *> allocatedBlocks, keptBlocks;
+  std::vector<void *> copies;
+  const int64_t *words = block.data();
+  for (const TensorSpec &spec : entry->results) {
+    size_t rank = spec.shape.size();
+    std::string what = "result '" + spec.name + "'";
+    void *allocated, *aligned;
+    std::memcpy(&allocated, &words[0], sizeof(void *));
+    std::memcpy(&aligned, &words[1], sizeof(void *));
+    int64_t offset = words[2];
+    std::vector<int64_t> shape(words + 3, words + 3 + rank);
+    const int64_t *strides = words + 3 + rank;
+    words += 3 + 2 * rank;
+    if (allocated && argumentPointers.count(allocated)) {
+      if (status.succeeded())
+        status = makeError() << what << " aliases a weight";
+      continue;
+    }
+    if (allocated && isInsideLoadedObject(allocated)) {
+      if (status.succeeded())
+        status = makeError() << what
+                             << " points into static data, not a malloc'ed "
+                                "buffer";
+      continue;
+    }
+    if (allocated)
+      allocatedBlocks.insert(allocated);
+    if (status.failed())
+      continue;
+    if (shape != spec.shape) {
+      status = makeError() << what << " has shape " << formatShape(shape)
+                           << ", expected " << formatShape(spec.shape);
+      continue;
+    }
+    size_t elemSize = elementSize(spec.dtype);
+    int64_t count = *computeNumElements(shape); // validated on load
+    if (count > 0 && !aligned) {
+      status = makeError() << what << " has a null data pointer";
+      continue;
+    }
+    const uint8_t *data =
+        count > 0 ? static_cast<const uint8_t *>(aligned) + offset * elemSize
+                  : nullptr;
+    if (count > 0 && allocated && isRowMajor(shape, strides) &&
+        reinterpret_cast<uintptr_t>(data) % elemSize == 0) {
+      keptBlocks.insert(allocated);
+      derived.push_back(data);
+      continue;
+    }
+    void *copy = std::malloc(std::max<size_t>(size_t(count) * elemSize, 1));
+    if (!copy) {
+      status = makeError() << what << ": out of memory";
+      continue;
+    }
+    copies.push_back(copy);
+    if (count > 0)
+      copyStrided(static_cast<uint8_t *>(copy),
+                  static_cast<const uint8_t *>(aligned), offset, shape,
+                  strides, elemSize, count);
+    derived.push_back(copy);
+  }
+  for (void *pointer : allocatedBlocks)
+    if (status.failed() || !keptBlocks.count(pointer))
+      std::free(pointer);
+  if (status.failed()) {
+    for (void *copy : copies)
+      std::free(copy);
+    derived.clear();
+    return status.withPrefix(std::string("entry point '") +
+                             kPrepareEntryPoint + "'");
+  }
+  derivedBlocks.assign(keptBlocks.begin(), keptBlocks.end());
+  derivedBlocks.insert(derivedBlocks.end(), copies.begin(), copies.end());
+  return Status::success();
 }
 
 Expected<std::vector<Tensor>>
@@ -250,21 +390,48 @@ Session::run(std::string_view entryName,
                        << "'; the artifact has "
                        << (names.empty() ? "none" : names);
   }
+  if (entry->name == kPrepareEntryPoint)
+    return makeError() << "entry point '" << kPrepareEntryPoint
+                       << "' cannot be called: prepare runs at load";
+  return impl->call(*entry, inputs);
+}
+
+Expected<std::vector<Tensor>>
+Session::Impl::call(const EntryPointSpec &entrySpec,
+                    const std::map<std::string, TensorView> &inputs) {
+  const EntryPointSpec *entry = &entrySpec;
   std::map<std::string, int64_t> bindings;
   if (Status status = checkInputs(*entry, inputs, bindings); status.failed())
     return status;
+  // The KV caches of prefill/decode are written in place; an unaligned one
+  // is copied in and, after the call, back out.
+  const GenerationSpec *generation =
+      artifact.generation && (entry->name == artifact.generation->prefill ||
+                              entry->name == artifact.generation->decode)
+          ? &*artifact.generation
+          : nullptr;
+  std::vector<std::pair<const std::vector<uint64_t> *, const TensorView *>>
+      writeBacks;
+  // A result may alias neither an argument nor a derived weight's block.
+  std::set<const void *> argumentPointers(derivedBlocks.begin(),
+                                          derivedBlocks.end());
 
   // Build the argument descriptors. Inputs are passed in place when their
   // data is naturally aligned, else copied.
   std::vector<std::vector<int64_t>> descriptors;
-  std::vector<std::vector<uint64_t>> alignedCopies;
-  std::set<const void *> argumentPointers;
+  // A deque: copies keep their address while more are added.
+  std::deque<std::vector<uint64_t>> alignedCopies;
   for (const ArgumentSpec &arg : entry->arguments) {
     const void *data;
     const std::vector<int64_t> *shape;
     if (arg.kind == ArgumentSpec::Kind::Weight) {
-      data = impl->weights->data(arg.weightIndex);
-      shape = &impl->artifact.weights[arg.weightIndex].shape;
+      data = weights->data(arg.weightIndex);
+      shape = &artifact.weights[arg.weightIndex].shape;
+    } else if (arg.kind == ArgumentSpec::Kind::Derived) {
+      data = derived[arg.derivedIndex];
+      shape = &artifact.findEntryPoint(kPrepareEntryPoint)
+                   ->results[arg.derivedIndex]
+                   .shape;
     } else {
       const TensorView &view = inputs.at(arg.input.name);
       data = view.data;
@@ -274,6 +441,8 @@ Session::run(std::string_view entryName,
         alignedCopies.emplace_back((view.sizeBytes + 7) / 8);
         std::memcpy(alignedCopies.back().data(), data, view.sizeBytes);
         data = alignedCopies.back().data();
+        if (generation && generation->findCache(arg.input.name))
+          writeBacks.emplace_back(&alignedCopies.back(), &view);
       }
     }
     argumentPointers.insert(data);
@@ -289,9 +458,11 @@ Session::run(std::string_view entryName,
   for (std::vector<int64_t> &descriptor : descriptors)
     args.push_back(descriptor.data());
 
-  impl->functions.find(entryName)->second(args.data());
+  functions.find(entry->name)->second(args.data());
+  for (const auto &[copy, view] : writeBacks)
+    std::memcpy(const_cast<void *>(view->data), copy->data(), view->sizeBytes);
 
-  return impl->readResults(*entry, block, bindings, argumentPointers);
+  return readResults(*entry, block, bindings, argumentPointers);
 }
 
 Expected<std::vector<Tensor>>
@@ -363,4 +534,319 @@ Session::Impl::readResults(const EntryPointSpec &entry,
   if (status.failed())
     return status.withPrefix("entry point '" + entry.name + "'");
   return outputs;
+}
+
+//===----------------------------------------------------------------------===//
+// Generation
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The shapes one generation call passes, for checks before any work.
+struct GenerationShapes {
+  int64_t batch = 0;
+  int64_t longest = 0;
+  int64_t maxSeqLen = 0;
+};
+
+/// Returns the reason the compiler recorded under "kv_cache" in the stats
+/// JSON, or "" when there is none.
+std::string kvCacheReason(const std::string &stats) {
+  if (stats.empty())
+    return {};
+  nlohmann::json json =
+      nlohmann::json::parse(stats, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object())
+    return {};
+  auto it = json.find("kv_cache");
+  if (it == json.end())
+    return {};
+  if (it->is_string())
+    return it->get<std::string>() == "ok" ? std::string()
+                                          : it->get<std::string>();
+  return it->dump();
+}
+
+/// Views of the generation inputs of one call, over `tokens`, `positions`
+/// and the caches.
+std::map<std::string, TensorView>
+generationViews(const GenerationSpec &generation, const Tensor &tokens,
+                const Tensor &positions,
+                const std::vector<TensorView> &caches) {
+  std::map<std::string, TensorView> views;
+  views[generation.tokens] = tokens.view();
+  views[generation.positions] = positions.view();
+  for (size_t i = 0; i < generation.caches.size(); ++i)
+    views[generation.caches[i].argument] = caches[i];
+  return views;
+}
+
+/// The shape of cache `spec` for `shapes`.
+std::vector<int64_t> cacheShape(const TensorSpec &spec,
+                                const GenerationShapes &shapes) {
+  return {shapes.batch, spec.shape[1], shapes.maxSeqLen, spec.shape[3]};
+}
+
+const TensorSpec &inputSpec(const EntryPointSpec &entry,
+                            const std::string &name) {
+  for (const ArgumentSpec &arg : entry.arguments)
+    if (arg.kind == ArgumentSpec::Kind::Input && arg.input.name == name)
+      return arg.input;
+  std::abort(); // validated on load
+}
+
+size_t resultIndex(const EntryPointSpec &entry, const std::string &name) {
+  for (size_t i = 0; i < entry.results.size(); ++i)
+    if (entry.results[i].name == name)
+      return i;
+  std::abort(); // validated on load
+}
+
+double milliseconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+} // namespace
+
+Status
+Session::checkGeneration(const std::vector<std::vector<int64_t>> &prompts,
+                         const GenerationOptions &options) const {
+  const Artifact &artifact = impl->artifact;
+  if (!artifact.generation) {
+    std::string reason = kvCacheReason(artifact.stats);
+    return makeError() << "artifact has no prefill/decode entry points"
+                       << (reason.empty() ? std::string(
+                                                " (it was compiled without "
+                                                "a KV cache)")
+                                          : ": " + reason);
+  }
+  const GenerationSpec &generation = *artifact.generation;
+  if (prompts.empty())
+    return makeError() << "no prompts";
+  GenerationShapes shapes;
+  shapes.batch = int64_t(prompts.size());
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    if (prompts[b].empty())
+      return makeError() << "prompt " << b << " is empty";
+    for (size_t i = 0; i < prompts[b].size(); ++i)
+      if (prompts[b][i] < 0 || prompts[b][i] >= generation.vocabSize)
+        return makeError() << "prompt " << b << ": token " << i << " is "
+                           << prompts[b][i] << ", outside [0, "
+                           << generation.vocabSize << ") (the vocabulary)";
+    shapes.longest = std::max(shapes.longest, int64_t(prompts[b].size()));
+  }
+  if (options.maxNewTokens < 1)
+    return makeError() << "max_new_tokens must be at least 1, got "
+                       << options.maxNewTokens;
+  if (options.maxSeqLen < 0)
+    return makeError() << "max_seq_len must be >= 0 (0: longest prompt + "
+                          "max_new_tokens), got "
+                       << options.maxSeqLen;
+  if (!std::isfinite(options.temperature) || options.temperature < 0)
+    return makeError() << "temperature must be >= 0 (0: greedy), got "
+                       << options.temperature;
+  if (options.topK < 0)
+    return makeError() << "top_k must be >= 0 (0: off), got " << options.topK;
+  if (!(options.topP > 0 && options.topP <= 1))
+    return makeError() << "top_p must be in (0, 1] (1: off), got "
+                       << options.topP;
+  int64_t needed;
+  if (__builtin_add_overflow(shapes.longest, options.maxNewTokens, &needed))
+    return makeError() << "max_new_tokens " << options.maxNewTokens
+                       << " is too large";
+  shapes.maxSeqLen = options.maxSeqLen ? options.maxSeqLen : needed;
+  if (needed > shapes.maxSeqLen)
+    return makeError() << "the longest prompt (" << shapes.longest
+                       << " tokens) + max_new_tokens ("
+                       << options.maxNewTokens << ") = " << needed
+                       << " exceeds max_seq_len " << shapes.maxSeqLen;
+  if (generation.maxPositions > 0 && shapes.maxSeqLen > generation.maxPositions)
+    return makeError() << (options.maxSeqLen
+                               ? "max_seq_len " +
+                                     std::to_string(shapes.maxSeqLen)
+                               : "the longest prompt (" +
+                                     std::to_string(shapes.longest) +
+                                     " tokens) + max_new_tokens (" +
+                                     std::to_string(options.maxNewTokens) +
+                                     ") = " + std::to_string(needed))
+                       << " exceeds the model's max_positions "
+                       << generation.maxPositions;
+  // The inputs every call will pass, checked against both entry points
+  // without data (checkInputs reads none).
+  static const uint64_t kNoData = 0;
+  const EntryPointSpec *entries[2] = {
+      artifact.findEntryPoint(generation.prefill),
+      artifact.findEntryPoint(generation.decode)};
+  for (int i = 0; i < 2; ++i) {
+    int64_t seq = i == 0 ? shapes.longest : 1;
+    std::map<std::string, TensorView> views;
+    views[generation.tokens] = {DType::I64, {shapes.batch, seq}, &kNoData,
+                                size_t(shapes.batch * seq) * 8};
+    views[generation.positions] = {DType::I64, {shapes.batch}, &kNoData,
+                                   size_t(shapes.batch) * 8};
+    for (const CacheSpec &cache : generation.caches) {
+      const TensorSpec &spec = inputSpec(*entries[i], cache.argument);
+      std::vector<int64_t> shape = cacheShape(spec, shapes);
+      Expected<int64_t> count = computeNumElements(shape);
+      if (count.failed())
+        return count.status().withPrefix("KV cache '" + cache.argument +
+                                         "' " + formatShape(shape));
+      views[cache.argument] = {spec.dtype, shape, &kNoData,
+                               size_t(*count) * elementSize(spec.dtype)};
+    }
+    std::map<std::string, int64_t> bindings;
+    if (Status status = checkInputs(*entries[i], views, bindings);
+        status.failed())
+      return status.withPrefix("entry point '" + entries[i]->name + "'");
+  }
+  return Status::success();
+}
+
+Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
+                         const GenerationOptions &options,
+                         GenerationResult *result) {
+  if (!result)
+    return makeError() << "generate: no result";
+  if (Status status = checkGeneration(prompts, options); status.failed())
+    return status;
+  const GenerationSpec &generation = *impl->artifact.generation;
+  const EntryPointSpec &prefill =
+      *impl->artifact.findEntryPoint(generation.prefill);
+  const EntryPointSpec &decode =
+      *impl->artifact.findEntryPoint(generation.decode);
+  size_t prefillLogits = resultIndex(prefill, generation.logits);
+  size_t decodeLogits = resultIndex(decode, generation.logits);
+  GenerationShapes shapes;
+  shapes.batch = int64_t(prompts.size());
+  for (const std::vector<int64_t> &prompt : prompts)
+    shapes.longest = std::max(shapes.longest, int64_t(prompt.size()));
+  shapes.maxSeqLen = options.maxSeqLen ? options.maxSeqLen
+                                       : shapes.longest + options.maxNewTokens;
+  const int64_t batch = shapes.batch, vocab = generation.vocabSize;
+
+  // The caches, zero-filled, allocated once for the whole generation.
+  std::vector<std::unique_ptr<void, void (*)(void *)>> cacheBlocks;
+  std::vector<TensorView> caches;
+  for (const CacheSpec &cache : generation.caches) {
+    const TensorSpec &spec = inputSpec(prefill, cache.argument);
+    std::vector<int64_t> shape = cacheShape(spec, shapes);
+    size_t bytes = size_t(*computeNumElements(shape)) * elementSize(spec.dtype);
+    void *block = std::calloc(std::max<size_t>(bytes, 1), 1);
+    if (!block)
+      return makeError() << "cannot allocate KV cache '" << cache.argument
+                         << "' " << dtypeName(spec.dtype)
+                         << formatShape(shape) << " (" << bytes << " bytes)";
+    cacheBlocks.emplace_back(block, std::free);
+    caches.push_back({spec.dtype, shape, block, bytes});
+  }
+
+  SamplingParams params{options.temperature, options.topK, options.topP};
+  Rng rng(options.seed);
+  std::vector<double> row(size_t(vocab), 0.0);
+  // Samples row `b`'s next token from logits [batch, seq, vocab] at `s`.
+  auto sampleRow = [&](const Tensor &logits, int64_t s) {
+    int64_t seq = logits.shape[1];
+    size_t elemSize = elementSize(logits.dtype);
+    std::vector<int64_t> next(static_cast<size_t>(batch));
+    for (int64_t b = 0; b < batch; ++b) {
+      const uint8_t *base =
+          logits.data.data() + size_t((b * seq + s) * vocab) * elemSize;
+      if (logits.dtype == DType::F32) {
+        const float *values = reinterpret_cast<const float *>(base);
+        for (int64_t v = 0; v < vocab; ++v)
+          row[v] = values[v];
+      } else {
+        for (int64_t v = 0; v < vocab; ++v)
+          row[v] = elementToDouble(logits.dtype, base + v * elemSize);
+      }
+      next[b] = sampleToken(row, params, rng);
+    }
+    return next;
+  };
+  auto checkLogits = [&](const Tensor &logits, int64_t seq,
+                         const std::string &entry) -> Status {
+    std::vector<int64_t> expected = {batch, seq, vocab};
+    if (logits.shape != expected)
+      return makeError() << "entry point '" << entry << "': result '"
+                         << generation.logits << "' has shape "
+                         << formatShape(logits.shape) << ", expected "
+                         << formatShape(expected);
+    return Status::success();
+  };
+
+  result->tokens.assign(size_t(batch), {});
+  result->decodeMs.clear();
+  result->decodePositions.clear();
+  result->prefillMs = 0;
+
+  // Prefill: the prompts right-padded with token 0, all starting at 0. The
+  // padding is harmless: attention is causal, so a row's real tokens never
+  // see the padding after them, and decode overwrites the padded cache
+  // slots before any query can see them.
+  Tensor tokens;
+  tokens.dtype = DType::I64;
+  tokens.shape = {batch, shapes.longest};
+  tokens.data.assign(size_t(batch * shapes.longest) * 8, 0);
+  auto *tokenData = reinterpret_cast<int64_t *>(tokens.data.data());
+  for (int64_t b = 0; b < batch; ++b)
+    std::copy(prompts[b].begin(), prompts[b].end(),
+              tokenData + b * shapes.longest);
+  Tensor positions;
+  positions.dtype = DType::I64;
+  positions.shape = {batch};
+  positions.data.assign(size_t(batch) * 8, 0);
+  auto *positionData = reinterpret_cast<int64_t *>(positions.data.data());
+
+  auto start = std::chrono::steady_clock::now();
+  Expected<std::vector<Tensor>> outputs = impl->call(
+      prefill, generationViews(generation, tokens, positions, caches));
+  if (outputs.failed())
+    return outputs.status().withPrefix("prefill");
+  const Tensor &prefillOut = (*outputs)[prefillLogits];
+  if (Status status = checkLogits(prefillOut, shapes.longest, prefill.name);
+      status.failed())
+    return status;
+  {
+    // Row b's first token comes from its last prompt position.
+    int64_t seq = prefillOut.shape[1];
+    size_t elemSize = elementSize(prefillOut.dtype);
+    for (int64_t b = 0; b < batch; ++b) {
+      int64_t s = int64_t(prompts[b].size()) - 1;
+      const uint8_t *base =
+          prefillOut.data.data() + size_t((b * seq + s) * vocab) * elemSize;
+      for (int64_t v = 0; v < vocab; ++v)
+        row[v] = elementToDouble(prefillOut.dtype, base + v * elemSize);
+      result->tokens[b].push_back(sampleToken(row, params, rng));
+    }
+  }
+  result->prefillMs = milliseconds(start);
+
+  // Decode: each row's last token at the position after its sequence so
+  // far (the number of its tokens already in the cache).
+  tokens.shape = {batch, 1};
+  tokens.data.assign(size_t(batch) * 8, 0);
+  tokenData = reinterpret_cast<int64_t *>(tokens.data.data());
+  for (int64_t step = 1; step < options.maxNewTokens; ++step) {
+    start = std::chrono::steady_clock::now();
+    int64_t maxPosition = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      tokenData[b] = result->tokens[b].back();
+      positionData[b] = int64_t(prompts[b].size()) + step - 1;
+      maxPosition = std::max(maxPosition, positionData[b]);
+    }
+    outputs = impl->call(decode,
+                         generationViews(generation, tokens, positions, caches));
+    if (outputs.failed())
+      return outputs.status().withPrefix("decode step " +
+                                         std::to_string(step));
+    const Tensor &logits = (*outputs)[decodeLogits];
+    if (Status status = checkLogits(logits, 1, decode.name); status.failed())
+      return status;
+    std::vector<int64_t> next = sampleRow(logits, 0);
+    for (int64_t b = 0; b < batch; ++b)
+      result->tokens[b].push_back(next[b]);
+    result->decodeMs.push_back(milliseconds(start));
+    result->decodePositions.push_back(maxPosition);
+  }
+  return Status::success();
 }

@@ -10,6 +10,7 @@
 
 #include "ds/runtime/artifact_generated.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -34,12 +35,77 @@ ArtifactBuilder sampleBuilder() {
             spec("ids", DType::I64, {-1, -1}, {"batch", "seq"})),
         ArgumentSpec::fromWeight(w0),
         ArgumentSpec::fromInput(
-            spec("mask", DType::Bool, {-1, 4}, {"batch", ""}))},
+            spec("mask", DType::Bool, {-1, 4}, {"batch", ""})),
+        ArgumentSpec::fromDerived(1)},
        {spec("logits", DType::F32, {-1, -1, 3}, {"batch", "seq", ""}),
         spec("scalar", DType::BF16, {})}});
-  builder.addEntryPoint(
-      {"prepare", "ds_prepare", {ArgumentSpec::fromWeight(w1)}, {}});
+  builder.addEntryPoint({"prepare",
+                         "ds_prepare",
+                         {ArgumentSpec::fromWeight(w1)},
+                         {spec("w1t", DType::I64, {4}),
+                          spec("w1sum", DType::I64, {})}});
   return builder;
+}
+
+/// A format 1.0 artifact: no derived weights, no generation metadata.
+ArtifactBuilder v10Builder() {
+  ArtifactBuilder builder;
+  builder.setTarget(Target::Cpu, "x86_64-unknown-linux-gnu");
+  builder.setCode({0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 42});
+  uint32_t w = builder.addWeight({"w", DType::F32, {2, 3}, "w.bin", 0, 24});
+  builder.addEntryPoint(
+      {"forward",
+       "ds_forward",
+       {ArgumentSpec::fromInput(spec("x", DType::F32, {-1, 3}, {"n", ""})),
+        ArgumentSpec::fromWeight(w)},
+       {spec("y", DType::F32, {-1, 3}, {"n", ""})}});
+  return builder;
+}
+
+TensorSpec cacheSpec(const std::string &name, DType dtype = DType::F32,
+                     std::vector<int64_t> shape = {-1, 2, -1, 4}) {
+  return spec(name, dtype, std::move(shape), {"batch", "", "capacity", ""});
+}
+
+/// A decoder with prefill/decode over one layer's key and value caches.
+/// `edit` may change the generation metadata and the entry points before
+/// they are added.
+template <typename Edit> ArtifactBuilder generationBuilder(Edit edit) {
+  ArtifactBuilder builder;
+  builder.setTarget(Target::Cpu, "x86_64-unknown-linux-gnu");
+  builder.setCode({1});
+  uint32_t w = builder.addWeight({"emb", DType::F32, {8, 4}, "w.bin", 0, 128});
+  GenerationSpec generation;
+  generation.vocabSize = 8;
+  generation.maxPositions = 64;
+  generation.caches = {{"k0", 0, CacheKind::Key}, {"v0", 0, CacheKind::Value}};
+  std::vector<EntryPointSpec> entries = {
+      {"prefill",
+       "ds_prefill",
+       {ArgumentSpec::fromInput(cacheSpec("k0")),
+        ArgumentSpec::fromInput(
+            spec("tokens", DType::I64, {-1, -1}, {"batch", "seq"})),
+        ArgumentSpec::fromWeight(w),
+        ArgumentSpec::fromInput(spec("positions", DType::I64, {-1}, {"batch"})),
+        ArgumentSpec::fromInput(cacheSpec("v0"))},
+       {spec("logits", DType::F32, {-1, -1, 8}, {"batch", "seq", ""})}},
+      {"decode",
+       "ds_decode",
+       {ArgumentSpec::fromInput(spec("tokens", DType::I64, {-1, 1}, {"batch", ""})),
+        ArgumentSpec::fromInput(spec("positions", DType::I64, {-1}, {"batch"})),
+        ArgumentSpec::fromInput(cacheSpec("v0")),
+        ArgumentSpec::fromInput(cacheSpec("k0")),
+        ArgumentSpec::fromWeight(w)},
+       {spec("logits", DType::F32, {-1, 1, -1}, {"batch", "", "vocab"})}}};
+  edit(generation, entries);
+  for (EntryPointSpec &entry : entries)
+    builder.addEntryPoint(std::move(entry));
+  builder.setGeneration(std::move(generation));
+  return builder;
+}
+
+ArtifactBuilder generationBuilder() {
+  return generationBuilder([](GenerationSpec &, std::vector<EntryPointSpec> &) {});
 }
 
 std::vector<uint8_t> sampleBytes() {
@@ -86,6 +152,7 @@ TEST(Artifact, RoundTrip) {
   const Artifact &expected = builder.artifact();
   EXPECT_EQ(parsed->formatMajor, kFormatMajor);
   EXPECT_EQ(parsed->formatMinor, kFormatMinor);
+  EXPECT_EQ(kFormatMinor, 1);
   EXPECT_EQ(parsed->target, Target::Cpu);
   EXPECT_EQ(parsed->targetTriple, expected.targetTriple);
   EXPECT_EQ(parsed->code, expected.code);
@@ -111,6 +178,7 @@ TEST(Artifact, RoundTrip) {
     for (size_t i = 0; i < a.arguments.size(); ++i) {
       EXPECT_EQ(a.arguments[i].kind, b.arguments[i].kind);
       EXPECT_EQ(a.arguments[i].weightIndex, b.arguments[i].weightIndex);
+      EXPECT_EQ(a.arguments[i].derivedIndex, b.arguments[i].derivedIndex);
       if (a.arguments[i].kind == ArgumentSpec::Kind::Input)
         expectSameSpec(a.arguments[i].input, b.arguments[i].input);
     }
@@ -153,10 +221,11 @@ TEST(Artifact, FileRoundTrip) {
 
 TEST(Artifact, Versions) {
   for (auto [major, minor, ok] : {std::tuple<int, int, bool>{1, 0, true},
-                                  {1, 1, false},
+                                  {1, 1, true},
+                                  {1, 2, false},
                                   {0, 9, false},
                                   {2, 0, false}}) {
-    Artifact artifact = sampleBuilder().artifact();
+    Artifact artifact = v10Builder().artifact();
     artifact.formatMajor = uint16_t(major);
     artifact.formatMinor = uint16_t(minor);
     Expected<Artifact> parsed = parse(*serializeArtifact(artifact));
@@ -165,9 +234,242 @@ TEST(Artifact, Versions) {
       EXPECT_EQ(parsed.message(),
                 "artifact format version " + std::to_string(major) + "." +
                     std::to_string(minor) +
-                    " is not supported (this runtime reads 1.0 to 1.0)");
+                    " is not supported (this runtime reads 1.0 to 1.1)");
     }
   }
+}
+
+// A 1.0 artifact as the 1.0 writer laid it out (the root table without the
+// 1.1 fields, arguments only WeightRef/TensorSpec) still reads, with no
+// generation metadata and no derived weights.
+TEST(Artifact, ReadsFormat10) {
+  Artifact artifact = v10Builder().artifact();
+  artifact.formatMinor = 0;
+  Expected<std::vector<uint8_t>> bytes = serializeArtifact(artifact);
+  ASSERT_TRUE(bytes.succeeded()) << bytes.message();
+  // The 1.0 layout: the root vtable has exactly the 10 fields of 1.0.
+  const auto *root = reinterpret_cast<const flatbuffers::Table *>(
+      fb::GetArtifact(bytes->data()));
+  EXPECT_EQ(root->GetOptionalFieldOffset(fb::Artifact::VT_GENERATION), 0);
+  Expected<Artifact> parsed = parse(*bytes);
+  ASSERT_TRUE(parsed.succeeded()) << parsed.message();
+  EXPECT_EQ(parsed->formatMinor, 0);
+  EXPECT_FALSE(parsed->generation.has_value());
+  ASSERT_EQ(parsed->entryPoints.size(), 1u);
+  EXPECT_EQ(parsed->entryPoints[0].arguments[1].kind,
+            ArgumentSpec::Kind::Weight);
+
+  // 1.1 features cannot be written as 1.0.
+  Artifact withDerived = sampleBuilder().artifact();
+  withDerived.formatMinor = 0;
+  Expected<std::vector<uint8_t>> bad = serializeArtifact(withDerived);
+  ASSERT_TRUE(bad.failed());
+  EXPECT_NE(bad.message().find("format 1.0 cannot hold derived weights or "
+                               "generation metadata"),
+            std::string::npos)
+      << bad.message();
+  Artifact withGeneration = generationBuilder().artifact();
+  withGeneration.formatMinor = 0;
+  EXPECT_TRUE(serializeArtifact(withGeneration).failed());
+}
+
+TEST(Artifact, GenerationRoundTrip) {
+  ArtifactBuilder builder = generationBuilder();
+  Expected<std::vector<uint8_t>> bytes = builder.finish();
+  ASSERT_TRUE(bytes.succeeded()) << bytes.message();
+  Expected<Artifact> parsed = parse(*bytes);
+  ASSERT_TRUE(parsed.succeeded()) << parsed.message();
+  ASSERT_TRUE(parsed->generation.has_value());
+  const GenerationSpec &a = *parsed->generation,
+                       &b = *builder.artifact().generation;
+  EXPECT_EQ(a.prefill, "prefill");
+  EXPECT_EQ(a.decode, "decode");
+  EXPECT_EQ(a.tokens, "tokens");
+  EXPECT_EQ(a.positions, "positions");
+  EXPECT_EQ(a.logits, "logits");
+  EXPECT_EQ(a.vocabSize, 8);
+  EXPECT_EQ(a.maxPositions, 64);
+  ASSERT_EQ(a.caches.size(), b.caches.size());
+  for (size_t i = 0; i < a.caches.size(); ++i) {
+    EXPECT_EQ(a.caches[i].argument, b.caches[i].argument);
+    EXPECT_EQ(a.caches[i].layer, b.caches[i].layer);
+    EXPECT_EQ(a.caches[i].kind, b.caches[i].kind);
+  }
+  EXPECT_EQ(a.caches[1].kind, CacheKind::Value);
+}
+
+TEST(Artifact, DerivedWeightErrors) {
+  auto base = [] {
+    ArtifactBuilder builder;
+    builder.setCode({1});
+    builder.addWeight({"w", DType::F32, {2, 3}, "", 0, 24});
+    return builder;
+  };
+  auto prepare = [](std::vector<ArgumentSpec> args,
+                    std::vector<TensorSpec> results) {
+    return EntryPointSpec{"prepare", "p", std::move(args), std::move(results)};
+  };
+  auto user = [](uint32_t index) {
+    return EntryPointSpec{
+        "forward", "f", {ArgumentSpec::fromDerived(index)}, {}};
+  };
+  {
+    ArtifactBuilder ok = base();
+    ok.addEntryPoint(prepare({ArgumentSpec::fromWeight(0)},
+                             {spec("wt", DType::F32, {3, 2})}));
+    ok.addEntryPoint(user(0));
+    EXPECT_TRUE(ok.finish().succeeded()) << ok.finish().message();
+  }
+  ArtifactBuilder noPrepare = base();
+  noPrepare.addEntryPoint(user(0));
+  expectInvalid(noPrepare, "entry point 'forward': argument 0 is derived "
+                           "weight 0 but the artifact has no 'prepare' "
+                           "entry point");
+  ArtifactBuilder unused = base();
+  unused.addEntryPoint(prepare({ArgumentSpec::fromWeight(0)},
+                               {spec("wt", DType::F32, {3, 2})}));
+  expectInvalid(unused, "entry point 'prepare' exists but no argument uses "
+                        "a derived weight");
+  ArtifactBuilder outOfRange = base();
+  outOfRange.addEntryPoint(prepare({ArgumentSpec::fromWeight(0)},
+                                   {spec("wt", DType::F32, {3, 2})}));
+  outOfRange.addEntryPoint(user(1));
+  expectInvalid(outOfRange, "entry point 'forward': argument 0: derived "
+                            "weight index 1 out of range ('prepare' has 1 "
+                            "results)");
+  ArtifactBuilder inputArg = base();
+  inputArg.addEntryPoint(
+      prepare({ArgumentSpec::fromWeight(0),
+               ArgumentSpec::fromInput(spec("x", DType::F32, {1}))},
+              {spec("wt", DType::F32, {3, 2})}));
+  inputArg.addEntryPoint(user(0));
+  expectInvalid(inputArg, "entry point 'prepare': argument 1 is not a weight "
+                          "(prepare takes weights only)");
+  ArtifactBuilder selfDerived = base();
+  selfDerived.addEntryPoint(
+      prepare({ArgumentSpec::fromDerived(0)}, {spec("wt", DType::F32, {3, 2})}));
+  expectInvalid(selfDerived, "argument 0 is not a weight");
+  ArtifactBuilder dynamicResult = base();
+  dynamicResult.addEntryPoint(prepare({ArgumentSpec::fromWeight(0)},
+                                      {spec("wt", DType::F32, {3, -1})}));
+  dynamicResult.addEntryPoint(user(0));
+  expectInvalid(dynamicResult, "result 'wt' has dynamic dim 1 (derived "
+                               "weights have static shapes)");
+}
+
+TEST(Artifact, GenerationErrors) {
+  using Entries = std::vector<EntryPointSpec>;
+  EXPECT_TRUE(generationBuilder().finish().succeeded())
+      << generationBuilder().finish().message();
+  auto expect = [](auto edit, const std::string &needle) {
+    SCOPED_TRACE(needle);
+    expectInvalid(generationBuilder(edit), needle);
+  };
+  auto input = [](EntryPointSpec &entry, const std::string &name)
+      -> TensorSpec & {
+    for (ArgumentSpec &arg : entry.arguments)
+      if (arg.kind == ArgumentSpec::Kind::Input && arg.input.name == name)
+        return arg.input;
+    throw std::runtime_error("no input " + name);
+  };
+  auto drop = [](EntryPointSpec &entry, const std::string &name) {
+    auto &args = entry.arguments;
+    args.erase(std::remove_if(args.begin(), args.end(),
+                              [&](const ArgumentSpec &arg) {
+                                return arg.kind == ArgumentSpec::Kind::Input &&
+                                       arg.input.name == name;
+                              }),
+               args.end());
+  };
+  expect([](GenerationSpec &g, Entries &) { g.vocabSize = 0; },
+         "generation: vocab_size is 0; expected > 0");
+  expect([](GenerationSpec &g, Entries &) { g.maxPositions = -1; },
+         "generation: max_positions is -1");
+  expect([](GenerationSpec &g, Entries &) { g.decode = "nowhere"; },
+         "generation: decode entry point 'nowhere' does not exist");
+  expect([](GenerationSpec &g, Entries &) { g.decode = "prefill"; },
+         "prefill and decode are the same entry point 'prefill'");
+  expect([](GenerationSpec &g, Entries &) { g.caches.clear(); },
+         "generation: no caches");
+  expect([](GenerationSpec &g, Entries &) { g.caches[1].argument = "k0"; },
+         "duplicate cache 'k0'");
+  expect([](GenerationSpec &g, Entries &) {
+           g.caches[1].kind = CacheKind::Key;
+         },
+         "two key caches for layer 0");
+  expect([](GenerationSpec &g, Entries &) { g.caches[1].kind = CacheKind(5); },
+         "cache 'v0': unknown kind code 5");
+  expect([](GenerationSpec &g, Entries &) { g.caches[0].argument = "tokens"; },
+         "cache 'tokens' is also the tokens or positions input");
+  expect([](GenerationSpec &g, Entries &) { g.tokens = "ids"; },
+         "generation: prefill entry point 'prefill': has no input 'ids' (the "
+         "token ids)");
+  expect([&](GenerationSpec &, Entries &e) { drop(e[1], "positions"); },
+         "generation: decode entry point 'decode': has no input 'positions'");
+  expect([&](GenerationSpec &, Entries &e) { drop(e[1], "v0"); },
+         "decode entry point 'decode': has no input 'v0' (the cache of layer "
+         "0)");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "tokens").dtype = DType::I32;
+         },
+         "input 'tokens' is i32[batch,seq]; expected i64[batch,seq]");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[1], "tokens").shape = {-1, 2};
+         },
+         "input 'tokens' has seq dim 2; decode takes 1 token per row");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "tokens").shape = {-1, 5};
+         },
+         "prefill entry point 'prefill': input 'tokens' has a static seq dim "
+         "5");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "positions").shape = {-1, 1};
+           input(e[0], "positions").dimNames.clear();
+         },
+         "input 'positions' is i64[?,1]; expected i64[batch]");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "k0") = cacheSpec("k0", DType::I64);
+         },
+         "cache input 'k0' has dtype i64; expected a float dtype");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "k0") = spec("k0", DType::F32, {-1, 2, -1});
+         },
+         "cache input 'k0' has rank 3");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "k0") = cacheSpec("k0", DType::F32, {1, 2, -1, 4});
+         },
+         "batch (dim 0) and capacity (dim 2) must be dynamic");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "k0") = cacheSpec("k0", DType::F32, {-1, -1, -1, 4});
+         },
+         "heads (dim 1) and head_dim (dim 3) must be static and positive");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[0], "k0").dimNames[2] = "seq";
+         },
+         "cache input 'k0': capacity dim 2 is named 'seq' like a batch or "
+         "sequence dim");
+  expect([&](GenerationSpec &, Entries &e) {
+           input(e[1], "k0") = cacheSpec("k0", DType::F32, {-1, 2, -1, 8});
+         },
+         "cache 'k0' is f32[?,2,?,4] in prefill but f32[?,2,?,8] in decode");
+  expect([&](GenerationSpec &, Entries &e) {
+           e[1].arguments.push_back(
+               ArgumentSpec::fromInput(spec("mask", DType::Bool, {-1})));
+         },
+         "decode entry point 'decode': has input 'mask', which is neither "
+         "the tokens, the positions nor a cache");
+  expect([&](GenerationSpec &, Entries &e) { e[0].results.clear(); },
+         "prefill entry point 'prefill': has no result 'logits'");
+  expect([&](GenerationSpec &, Entries &e) {
+           e[0].results[0] = spec("logits", DType::I64, {-1, -1, 8});
+         },
+         "result 'logits' is i64[?,?,8]; expected float[batch,seq,vocab]");
+  expect([&](GenerationSpec &, Entries &e) {
+           e[0].results[0] = spec("logits", DType::F32, {-1, -1, 9});
+         },
+         "result 'logits' has vocab dim 9 but vocab_size is 8");
+  expect([&](GenerationSpec &g, Entries &) { g.prefill = "prepare"; },
+         "prefill cannot be 'prepare'");
 }
 
 TEST(Artifact, BadIdentifierAndSize) {

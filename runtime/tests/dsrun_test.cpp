@@ -130,9 +130,9 @@ TEST_F(DsRunDriver, Errors) {
   writeFile(dir.file("half.dsa"), bytes);
   expectFailure(quote(dir.file("half.dsa")), "truncated artifact");
   expectFailure(quote(artifact) + " --generate --prompt 1,2,3",
-                "--generate is not supported yet");
+                "artifact has no prefill/decode entry points");
   expectFailure(quote(artifact) + " --max-new-tokens=4",
-                "--max-new-tokens is not supported yet");
+                "--max-new-tokens needs --generate");
   expectFailure(quote(artifact) + " --frobnicate", "unknown option");
   expectFailure(quote(artifact) + " " + quote(artifact), "unexpected argument");
   expectFailure(quote(artifact) + " --input a", "--input expects NAME=PATH");

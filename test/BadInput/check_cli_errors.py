@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Every malformed input gets one clear error line and a non-zero exit.
 
-    check_cli_errors.py DS_COMPILE DS_RUN CORPUS_DIR GOOD_MODEL WORK_DIR
+    check_cli_errors.py DS_COMPILE DS_RUN CORPUS_DIR GOOD_MODEL WORK_DIR \
+        [ENCODER_MODEL]
 
 Runs ds-compile on every .onnx under CORPUS_DIR (the importer's error
 corpus), then ds-run on bad inputs for a good compiled model: a .npy of the
 wrong dtype, of the wrong rank, a truncated one, a truncated artifact and
-an artifact with a flipped byte. Each must exit with status 1 (not a
+an artifact with a flipped byte, and bad generation flags (--generate on
+artifacts without prefill/decode entry points: the good model and, when
+given, ENCODER_MODEL, a model that is no decoder). Each must exit with status 1 (not a
 signal, not an abort), print exactly one line on stderr starting with
 `error: `, and nothing on stdout. Prints one line per case and a summary.
 """
@@ -40,6 +43,7 @@ def check(name, cmd):
 
 def main():
     ds_compile, ds_run, corpus, good, work = sys.argv[1:6]
+    encoder = sys.argv[6] if len(sys.argv) > 6 else None
     os.makedirs(work, exist_ok=True)
     ok = total = 0
     # Flags some corpus models need to be wrong (errors.test passes the
@@ -99,6 +103,44 @@ def main():
         total += 1
         ok += check(f"ds-run {name}",
                     [ds_run, path, "--input", f"x={work}/ok.npy"])
+
+    # Generation flags: bad values are rejected before the artifact is
+    # used; valid ones reach "no prefill/decode entry points".
+    gen = ["--generate"]
+    for name, args in [
+            ("generate no prompt", gen),
+            ("prompt without generate", ["--prompt", "1,2"]),
+            ("negative token", [*gen, "--prompt", "1,-2"]),
+            ("non-numeric token", [*gen, "--prompt", "1,x"]),
+            ("empty token", [*gen, "--prompt", "1,,2"]),
+            ("max-new-tokens 0", [*gen, "--prompt", "1", "--max-new-tokens",
+                                  "0"]),
+            ("max-new-tokens negative", [*gen, "--prompt", "1",
+                                         "--max-new-tokens", "-5"]),
+            ("max-new-tokens text", [*gen, "--prompt", "1",
+                                     "--max-new-tokens", "many"]),
+            ("top-p above 1", [*gen, "--prompt", "1", "--top-p", "1.5"]),
+            ("top-p 0", [*gen, "--prompt", "1", "--top-p", "0"]),
+            ("negative temperature", [*gen, "--prompt", "1",
+                                      "--temperature", "-1"]),
+            ("negative top-k", [*gen, "--prompt", "1", "--top-k", "-2"]),
+            ("bad seed", [*gen, "--prompt", "1", "--seed", "x"]),
+            ("batch with prompts", [*gen, "--prompt", "1", "--prompt", "2",
+                                    "--batch", "2"]),
+            ("generate with input", [*gen, "--prompt", "1", "--input",
+                                     f"x={work}/ok.npy"]),
+            ("generate no kv cache", [*gen, "--prompt", "1,2,3",
+                                      "--max-new-tokens", "4"])]:
+        total += 1
+        ok += check(f"ds-run {name}", [ds_run, artifact, *args])
+    if encoder:
+        encoder_artifact = os.path.join(work, "encoder.dsa")
+        subprocess.run([ds_compile, encoder, "-o", encoder_artifact],
+                       check=True)
+        total += 1
+        ok += check("ds-run generate encoder",
+                    [ds_run, encoder_artifact, "--generate", "--prompt",
+                     "101,2023,102", "--max-new-tokens", "4"])
     print(f"{ok} of {total} bad inputs rejected cleanly")
     return 0 if ok == total else 1
 

@@ -53,6 +53,15 @@ with ds.Session(artifact) as s:
         s.run(x=np.zeros((2, 5), np.float32))
     except ds.DSError as e:
         print("bad input:", e)
+    # Not a decoder: generation is a clean error.
+    try:
+        s.generate([[1, 2, 3]], max_new_tokens=4)
+    except ds.DSError as e:
+        print("generate:", e)
+    try:
+        s.generate([["a"]])
+    except ds.DSError as e:
+        print("bad prompt:", e)
 
 try:
     ds.compile_model(os.path.join(work, "missing.onnx"), "x.dsa")

@@ -6,13 +6,26 @@
 //
 // ds-run OUT.dsa --input NAME=PATH.npy ... [--output-dir DIR] [--weights PATH]
 //        [--entry NAME] [--bench] [--bench-iters N]
+// ds-run OUT.dsa --generate --prompt 1,2,3 [--prompt ...] [--batch B]
+//        [--max-new-tokens N] [--max-seq-len L] [--temperature T]
+//        [--top-k K] [--top-p P] [--seed S] [--weights PATH]
+//        [--bench] [--bench-json FILE]
 //
 // Runs one entry point (default `forward`) on .npy inputs. With --output-dir,
 // writes DIR/<output name>.npy for every output; otherwise prints one line
 // per output: `name: dtype[shape] min=.. max=.. mean=..`. --bench runs the
 // entry point --bench-iters times (default 20) and reports the median and
-// p90 wall time per run on stderr. Exit status 0 on success; otherwise one
-// line `error: ...` on stderr and exit status 1.
+// p90 wall time per run on stderr.
+//
+// With --generate, generates tokens after each prompt through the artifact's
+// prefill/decode entry points and prints one line per sequence on stdout:
+// the generated token ids, space-separated; time to first token and decode
+// tokens/s go to stderr. --bench adds per-step decode statistics on stderr,
+// and --bench-json FILE writes {"ttft_ms", "decode_ms", "positions",
+// "batch"}.
+//
+// Exit status 0 on success; otherwise one line `error: ...` on stderr and
+// exit status 1.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,10 +34,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cctype>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <new>
 #include <set>
@@ -41,7 +58,16 @@ struct Options {
   std::string entry = "forward";
   bool bench = false;
   int benchIterations = 20;
+  bool benchIterationsGiven = false;
   bool help = false;
+  // Generation mode.
+  bool generate = false;
+  std::vector<std::vector<int64_t>> prompts;
+  int64_t batch = 0; // 0: not given
+  GenerationOptions generation;
+  std::string benchJson;
+  /// The generation flags given, to reject them without --generate.
+  std::vector<std::string> generationFlags;
 };
 } // namespace
 
@@ -50,13 +76,74 @@ static constexpr int kMaxBenchIterations = 1000000;
 static const char kUsage[] =
     "usage: ds-run OUT.dsa [--input NAME=PATH.npy]... [--output-dir DIR]\n"
     "              [--weights PATH] [--entry NAME] [--bench]\n"
-    "              [--bench-iters N]\n";
+    "              [--bench-iters N]\n"
+    "       ds-run OUT.dsa --generate --prompt ID,ID,... [--prompt ...]\n"
+    "              [--batch B] [--max-new-tokens N] [--max-seq-len L]\n"
+    "              [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
+    "              [--weights PATH] [--bench] [--bench-json FILE]\n";
 
-/// Flags of the generation mode (DESIGN.md section 1), not implemented yet.
+/// Flags that take a value and only make sense with --generate.
 static const char *const kGenerationFlags[] = {
-    "--generate", "--prompt",      "--max-new-tokens",
-    "--batch",    "--temperature", "--top-k",
-    "--top-p",    "--seed",        "--max-seq-len"};
+    "--prompt", "--max-new-tokens", "--batch", "--temperature", "--top-k",
+    "--top-p",  "--seed",           "--max-seq-len", "--bench-json"};
+
+/// Parses a decimal integer in [minimum, maximum]; `what` names the flag.
+static Expected<int64_t> parseInteger(const std::string &text,
+                                      const std::string &what, int64_t minimum,
+                                      int64_t maximum) {
+  size_t start = text.size() > 0 && (text[0] == '-' || text[0] == '+');
+  if (text.size() == start || text.size() - start > 19 ||
+      !std::all_of(text.begin() + start, text.end(),
+                   [](char c) { return c >= '0' && c <= '9'; }))
+    return makeError() << what << " expects an integer, got '" << text << "'";
+  errno = 0;
+  long long value = std::strtoll(text.c_str(), nullptr, 10);
+  if (errno == ERANGE || value > maximum)
+    return makeError() << what << " must be <= " << maximum << ", got "
+                       << text;
+  if (value < minimum)
+    return makeError() << what << " must be >= " << minimum << ", got "
+                       << text;
+  return int64_t(value);
+}
+
+/// Parses a finite decimal number.
+static Expected<double> parseNumber(const std::string &text,
+                                    const std::string &what) {
+  char *end = nullptr;
+  errno = 0;
+  double value = text.empty() ? 0 : std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE ||
+      !std::isfinite(value) || std::isspace(static_cast<unsigned char>(text[0])))
+    return makeError() << what << " expects a number, got '" << text << "'";
+  return value;
+}
+
+/// Parses a prompt: comma-separated token ids >= 0.
+static Expected<std::vector<int64_t>> parsePrompt(const std::string &text) {
+  std::vector<int64_t> tokens;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty() || item.size() > 19 ||
+        !std::all_of(item.begin(), item.end(),
+                     [](char c) { return c >= '0' && c <= '9'; }))
+      return makeError() << "--prompt expects comma-separated token ids >= 0, "
+                            "got '"
+                         << text << "'";
+    errno = 0;
+    long long value = std::strtoll(item.c_str(), nullptr, 10);
+    if (errno == ERANGE)
+      return makeError() << "--prompt: token id " << item << " is too large";
+    tokens.push_back(value);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return tokens;
+}
 
 static Expected<int> parseIterations(const std::string &text) {
   if (text.empty() || text.size() > 7 ||
@@ -85,9 +172,6 @@ static Expected<Options> parseOptions(int argc, char **argv) {
         hasValue = true;
       }
     }
-    for (const char *generation : kGenerationFlags)
-      if (flag == generation)
-        return makeError() << flag << " is not supported yet (generation mode)";
     auto takeValue = [&]() -> Expected<std::string> {
       if (hasValue)
         return value;
@@ -95,10 +179,73 @@ static Expected<Options> parseOptions(int argc, char **argv) {
         return makeError() << flag << " expects a value";
       return std::string(argv[++i]);
     };
+    bool isGenerationFlag = false;
+    for (const char *generation : kGenerationFlags)
+      isGenerationFlag |= flag == generation;
     if (flag == "--help" || flag == "-h") {
       options.help = true;
     } else if (flag == "--bench") {
       options.bench = true;
+    } else if (flag == "--generate") {
+      if (hasValue)
+        return makeError() << "--generate takes no value";
+      options.generate = true;
+    } else if (isGenerationFlag) {
+      Expected<std::string> text = takeValue();
+      if (text.failed())
+        return text.status();
+      options.generationFlags.push_back(flag);
+      GenerationOptions &generation = options.generation;
+      if (flag == "--prompt") {
+        Expected<std::vector<int64_t>> prompt = parsePrompt(*text);
+        if (prompt.failed())
+          return prompt.status();
+        options.prompts.push_back(std::move(*prompt));
+      } else if (flag == "--bench-json") {
+        if (text->empty())
+          return makeError() << "--bench-json expects a file name";
+        options.benchJson = *text;
+      } else if (flag == "--temperature" || flag == "--top-p") {
+        Expected<double> value = parseNumber(*text, flag);
+        if (value.failed())
+          return value.status();
+        if (flag == "--temperature") {
+          if (*value < 0)
+            return makeError() << "--temperature must be >= 0 (0: greedy), "
+                                  "got "
+                               << *text;
+          generation.temperature = *value;
+        } else {
+          if (!(*value > 0 && *value <= 1))
+            return makeError() << "--top-p must be in (0, 1], got " << *text;
+          generation.topP = *value;
+        }
+      } else if (flag == "--seed") {
+        if (text->empty() || text->size() > 20 ||
+            !std::all_of(text->begin(), text->end(),
+                         [](char c) { return c >= '0' && c <= '9'; }))
+          return makeError() << "--seed expects an integer >= 0, got '"
+                             << *text << "'";
+        errno = 0;
+        unsigned long long seed = std::strtoull(text->c_str(), nullptr, 10);
+        if (errno == ERANGE)
+          return makeError() << "--seed " << *text << " is too large";
+        generation.seed = seed;
+      } else {
+        int64_t minimum = flag == "--top-k" ? 0 : 1;
+        Expected<int64_t> value =
+            parseInteger(*text, flag, minimum, int64_t(1) << 40);
+        if (value.failed())
+          return value.status();
+        if (flag == "--max-new-tokens")
+          generation.maxNewTokens = *value;
+        else if (flag == "--batch")
+          options.batch = *value;
+        else if (flag == "--top-k")
+          generation.topK = *value;
+        else
+          generation.maxSeqLen = *value;
+      }
     } else if (flag == "--input" || flag == "--output-dir" ||
                flag == "--weights" || flag == "--entry" ||
                flag == "--bench-iters") {
@@ -124,6 +271,7 @@ static Expected<Options> parseOptions(int argc, char **argv) {
         if (iterations.failed())
           return iterations.status();
         options.benchIterations = *iterations;
+        options.benchIterationsGiven = true;
       }
     } else if (arg.size() > 1 && arg[0] == '-') {
       return makeError() << "unknown option '" << arg << "'";
@@ -134,9 +282,38 @@ static Expected<Options> parseOptions(int argc, char **argv) {
                          << "' (only one artifact may be given)";
     }
   }
-  if (!options.help && options.artifactPath.empty())
+  if (options.help)
+    return options;
+  if (options.artifactPath.empty())
     return makeError() << "no artifact given (usage: ds-run OUT.dsa "
                           "--input NAME=PATH.npy ...)";
+  if (!options.generate) {
+    if (!options.generationFlags.empty())
+      return makeError() << options.generationFlags.front()
+                         << " needs --generate";
+    return options;
+  }
+  // Generation mode.
+  if (!options.inputs.empty())
+    return makeError() << "--input cannot be combined with --generate (the "
+                          "prompts are the inputs)";
+  if (!options.outputDir.empty())
+    return makeError() << "--output-dir cannot be combined with --generate";
+  if (options.entry != "forward")
+    return makeError() << "--entry cannot be combined with --generate";
+  if (options.benchIterationsGiven)
+    return makeError() << "--bench-iters cannot be combined with --generate "
+                          "(--bench reports every decode step)";
+  if (!options.benchJson.empty() && !options.bench)
+    return makeError() << "--bench-json needs --bench";
+  if (options.prompts.empty())
+    return makeError() << "--generate needs at least one --prompt";
+  if (options.batch > 0) {
+    if (options.prompts.size() > 1)
+      return makeError() << "--batch repeats a single --prompt; got "
+                         << options.prompts.size() << " prompts";
+    options.prompts.assign(size_t(options.batch), options.prompts.front());
+  }
   return options;
 }
 
@@ -197,11 +374,103 @@ static Status writeOutputs(const Options &options, const EntryPointSpec &entry,
   return Status::success();
 }
 
+static double median(std::vector<double> times) {
+  std::sort(times.begin(), times.end());
+  size_t n = times.size();
+  return n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+}
+
+static double percentile90(std::vector<double> times) {
+  std::sort(times.begin(), times.end());
+  size_t n = times.size();
+  return times[std::min(n - 1, size_t(std::ceil(0.9 * double(n))) - 1)];
+}
+
+static Status runGeneration(const Options &options, Session &session) {
+  if (Status status =
+          session.checkGeneration(options.prompts, options.generation);
+      status.failed())
+    return status;
+  GenerationResult result;
+  if (Status status =
+          session.generate(options.prompts, options.generation, &result);
+      status.failed())
+    return status;
+  std::string text;
+  for (const std::vector<int64_t> &tokens : result.tokens) {
+    for (size_t i = 0; i < tokens.size(); ++i)
+      text += (i ? " " : "") + std::to_string(tokens[i]);
+    text += "\n";
+  }
+  std::cout << text;
+  std::cout.flush();
+  if (!std::cout)
+    return makeError() << "cannot write to stdout";
+
+  size_t batch = options.prompts.size();
+  double decodeTotal = 0;
+  for (double ms : result.decodeMs)
+    decodeTotal += ms;
+  char buffer[512];
+  if (result.decodeMs.empty())
+    std::snprintf(buffer, sizeof(buffer),
+                  "generate: batch %zu, %lld new tokens: time to first "
+                  "token %.3f ms, no decode steps\n",
+                  batch, (long long)options.generation.maxNewTokens,
+                  result.prefillMs);
+  else
+    std::snprintf(buffer, sizeof(buffer),
+                  "generate: batch %zu, %lld new tokens: time to first "
+                  "token %.3f ms, decode %.1f tokens/s (%zu steps, %.3f "
+                  "ms/step)\n",
+                  batch, (long long)options.generation.maxNewTokens,
+                  result.prefillMs,
+                  decodeTotal > 0
+                      ? double(batch * result.decodeMs.size()) * 1000.0 /
+                            decodeTotal
+                      : 0.0,
+                  result.decodeMs.size(),
+                  decodeTotal / double(result.decodeMs.size()));
+  std::cerr << buffer;
+  if (!options.bench)
+    return Status::success();
+  if (!result.decodeMs.empty()) {
+    std::snprintf(buffer, sizeof(buffer),
+                  "bench: decode: %zu steps, median %.3f ms, p90 %.3f ms\n",
+                  result.decodeMs.size(), median(result.decodeMs),
+                  percentile90(result.decodeMs));
+    std::cerr << buffer;
+  }
+  if (options.benchJson.empty())
+    return Status::success();
+  auto number = [](double value) {
+    char text[64];
+    std::snprintf(text, sizeof(text), "%.6g", value);
+    return std::string(text);
+  };
+  std::string json = "{\"ttft_ms\": " + number(result.prefillMs) +
+                     ", \"decode_ms\": [";
+  for (size_t i = 0; i < result.decodeMs.size(); ++i)
+    json += (i ? ", " : "") + number(result.decodeMs[i]);
+  json += "], \"positions\": [";
+  for (size_t i = 0; i < result.decodePositions.size(); ++i)
+    json += (i ? ", " : "") + std::to_string(result.decodePositions[i]);
+  json += "], \"batch\": " + std::to_string(batch) + "}\n";
+  std::ofstream file(options.benchJson, std::ios::binary | std::ios::trunc);
+  file << json;
+  file.close();
+  if (!file)
+    return makeError() << options.benchJson << ": cannot write the bench JSON";
+  return Status::success();
+}
+
 static Status runTool(const Options &options) {
   Expected<std::unique_ptr<Session>> session =
       Session::create(options.artifactPath, options.weightsPath);
   if (session.failed())
     return session.status();
+  if (options.generate)
+    return runGeneration(options, **session);
   const EntryPointSpec *entry =
       (*session)->artifact().findEntryPoint(options.entry);
   if (!entry) {
@@ -240,15 +509,11 @@ static Status runTool(const Options &options) {
       times.push_back(
           std::chrono::duration<double, std::milli>(stop - start).count());
     }
-    std::sort(times.begin(), times.end());
-    size_t n = times.size();
-    double median =
-        n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-    double p90 = times[std::min(n - 1, size_t(std::ceil(0.9 * double(n))) - 1)];
     char buffer[256];
     std::snprintf(buffer, sizeof(buffer),
                   "bench: %s: %zu iterations, median %.3f ms, p90 %.3f ms\n",
-                  entry->name.c_str(), n, median, p90);
+                  entry->name.c_str(), times.size(), median(times),
+                  percentile90(times));
     std::cerr << buffer;
   }
 

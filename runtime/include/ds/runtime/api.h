@@ -144,6 +144,56 @@ DS_API ds_status_t ds_session_get_output(const ds_session_t *session,
                                   const char *entry, size_t index,
                                   ds_tensor_t *out_tensor);
 
+/// Generation options (docs/Runtime.md, "Generation"). Start from
+/// ds_generation_options_init, which sets the defaults noted here.
+typedef struct ds_generation_options {
+  /// Tokens to generate per sequence, >= 1 (default 16). Every sequence
+  /// gets exactly this many: there is no end-of-sequence handling yet.
+  int64_t max_new_tokens;
+  /// KV cache capacity per sequence; 0 (default) means longest prompt +
+  /// max_new_tokens.
+  int64_t max_seq_len;
+  /// 0 (default) means greedy; > 0 scales the logits before sampling.
+  double temperature;
+  /// Keep the k most likely tokens; 0 (default) means off.
+  int64_t top_k;
+  /// Nucleus filtering, in (0, 1]; 1 (default) means off.
+  double top_p;
+  /// Seeds the sampler (default 0); same seed, same tokens.
+  uint64_t seed;
+} ds_generation_options_t;
+
+/// Fills `options` with the defaults. NULL is ignored.
+DS_API void ds_generation_options_init(ds_generation_options_t *options);
+
+/// Generates tokens after `batch` prompts: prompt `i` is `prompt_lengths[i]`
+/// token ids at `prompts[i]`. `options` may be NULL (defaults). Bad prompts
+/// or options (empty prompts, token ids outside the vocabulary, lengths
+/// beyond max_seq_len, an artifact without prefill/decode entry points)
+/// give DS_ERROR_INVALID_ARGUMENT before any work; a failing entry point
+/// gives DS_ERROR_RUN. The results stay available through the accessors
+/// below until the next ds_session_generate or ds_session_destroy.
+DS_API ds_status_t ds_session_generate(ds_session_t *session,
+                                       const int64_t *const *prompts,
+                                       const size_t *prompt_lengths,
+                                       size_t batch,
+                                       const ds_generation_options_t *options);
+
+/// The tokens generated for sequence `index` of the last successful
+/// ds_session_generate (generated tokens only, not the prompt).
+DS_API ds_status_t ds_session_generated_tokens(const ds_session_t *session,
+                                               size_t index,
+                                               const int64_t **out_tokens,
+                                               size_t *out_count);
+
+/// Timing of the last successful ds_session_generate: time to first token
+/// (prefill + sampling) in ms, and the time of each decode step in ms
+/// (`*out_steps` = max_new_tokens - 1 of them). Any out pointer may be NULL.
+DS_API ds_status_t ds_session_generation_timing(const ds_session_t *session,
+                                                double *out_prefill_ms,
+                                                const double **out_decode_ms,
+                                                size_t *out_steps);
+
 #ifdef __cplusplus
 } // extern "C"
 #endif

@@ -24,6 +24,7 @@
 #include "ds/runtime/status.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +34,11 @@ namespace ds::runtime {
 /// The format version this runtime writes. It reads major == kFormatMajor and
 /// any minor <= kFormatMinor.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr uint16_t kFormatMinor = 1;
+
+/// The entry point the runtime runs once at load to compute derived weights
+/// (format 1.1). Users cannot call it.
+inline constexpr char kPrepareEntryPoint[] = "prepare";
 
 /// The FlatBuffers file identifier (bytes 4..8 of every artifact).
 inline constexpr char kFileIdentifier[] = "DSA1";
@@ -77,12 +82,15 @@ struct WeightSpec {
   uint64_t size = 0;
 };
 
-/// An entry point argument: a weight or a graph input.
+/// An entry point argument: a weight, a graph input or (format 1.1) a
+/// derived weight, i.e. a result of the `prepare` entry point.
 struct ArgumentSpec {
-  enum class Kind : uint8_t { Input, Weight };
+  enum class Kind : uint8_t { Input, Weight, Derived };
   Kind kind = Kind::Input;
   /// Index into `Artifact::weights` when `kind == Weight`.
   uint32_t weightIndex = 0;
+  /// Index into the results of `prepare` when `kind == Derived`.
+  uint32_t derivedIndex = 0;
   /// The graph input when `kind == Input`.
   TensorSpec input;
 
@@ -96,6 +104,12 @@ struct ArgumentSpec {
     ArgumentSpec arg;
     arg.kind = Kind::Weight;
     arg.weightIndex = index;
+    return arg;
+  }
+  static ArgumentSpec fromDerived(uint32_t index) {
+    ArgumentSpec arg;
+    arg.kind = Kind::Derived;
+    arg.derivedIndex = index;
     return arg;
   }
 };
@@ -118,6 +132,43 @@ struct EntryPointSpec {
   }
 };
 
+/// Whether a KV cache holds keys or values (format 1.1).
+enum class CacheKind : uint8_t { Key = 0, Value = 1 };
+
+/// One KV cache of the prefill/decode entry points (format 1.1): the graph
+/// input named `argument`, float [batch, heads, capacity, head_dim] with
+/// batch and capacity dynamic (-1) and heads and head_dim static.
+struct CacheSpec {
+  std::string argument;
+  uint32_t layer = 0;
+  CacheKind kind = CacheKind::Key;
+};
+
+/// How to generate tokens with an artifact (format 1.1; docs/Artifact.md).
+struct GenerationSpec {
+  /// Entry point names.
+  std::string prefill = "prefill";
+  std::string decode = "decode";
+  /// Graph input names (in both entry points): the token ids, i64 [batch,
+  /// seq] (decode: seq is 1), and each row's start position, i64 [batch].
+  std::string tokens = "tokens";
+  std::string positions = "positions";
+  /// Result name (in both entry points): float [batch, seq, vocabSize].
+  std::string logits = "logits";
+  int64_t vocabSize = 0;
+  /// > 0: the longest sequence the model supports; 0: unlimited.
+  int64_t maxPositions = 0;
+  std::vector<CacheSpec> caches;
+
+  /// Returns the cache whose argument is `name`, or nullptr.
+  const CacheSpec *findCache(std::string_view name) const {
+    for (const CacheSpec &cache : caches)
+      if (cache.argument == name)
+        return &cache;
+    return nullptr;
+  }
+};
+
 /// A whole artifact, decoded.
 struct Artifact {
   uint16_t formatMajor = kFormatMajor;
@@ -134,6 +185,9 @@ struct Artifact {
   std::vector<EntryPointSpec> entryPoints;
   /// Free-form JSON object recorded by the compiler; may be empty.
   std::string stats;
+  /// Generation metadata (format 1.1); absent when the compiler derived no
+  /// prefill/decode entry points (`stats` then says why under "kv_cache").
+  std::optional<GenerationSpec> generation;
 
   /// Returns the entry point called `name`, or nullptr.
   const EntryPointSpec *findEntryPoint(std::string_view name) const;
@@ -142,8 +196,9 @@ struct Artifact {
 /// Checks the invariants of docs/Artifact.md that the schema cannot express:
 /// known target and dtype codes, ranks <= kMaxRank, dims >= -1 (weights: >=
 /// 0), element counts <= kMaxElements, weight sizes, relative weight paths,
-/// weight indices in range, and unique non-empty names. Does not check the
-/// format version.
+/// weight indices in range, and unique non-empty names; for format 1.1, the
+/// `prepare` / derived weight rules and the generation metadata. Does not
+/// check the format version beyond refusing 1.1 features in a 1.0 artifact.
 Status validateArtifact(const Artifact &artifact);
 
 /// Fails unless `size` is a plausible artifact size (8 .. kMaxArtifactBytes).
@@ -185,6 +240,8 @@ public:
   /// Appends a weight and returns its index for `ArgumentSpec::fromWeight`.
   uint32_t addWeight(WeightSpec weight);
   ArtifactBuilder &addEntryPoint(EntryPointSpec entryPoint);
+  /// Records the generation metadata (format 1.1).
+  ArtifactBuilder &setGeneration(GenerationSpec generation);
 
   /// The artifact assembled so far.
   const Artifact &artifact() const { return artifactData; }

@@ -33,6 +33,40 @@ Status checkInputs(const EntryPointSpec &entry,
                    const std::map<std::string, TensorView> &inputs,
                    std::map<std::string, int64_t> &bindings);
 
+/// Options of `Session::generate` (docs/Runtime.md, "Generation").
+struct GenerationOptions {
+  /// Tokens to generate per sequence (>= 1); every sequence gets exactly
+  /// this many (there is no end-of-sequence handling yet).
+  int64_t maxNewTokens = 16;
+  /// KV cache capacity per sequence; 0 means longest prompt +
+  /// maxNewTokens.
+  int64_t maxSeqLen = 0;
+  /// 0 means greedy (argmax, lowest token id on ties); otherwise logits are
+  /// divided by it before top-k / top-p filtering and sampling.
+  double temperature = 0;
+  /// Keep only the k most likely tokens; 0 means off.
+  int64_t topK = 0;
+  /// Keep the smallest set of most likely tokens whose probability reaches
+  /// topP, in (0, 1]; 1 means off.
+  double topP = 1;
+  /// Seeds the sampler's PRNG (xoshiro256**, seeded through splitmix64).
+  uint64_t seed = 0;
+};
+
+/// What `Session::generate` produced.
+struct GenerationResult {
+  /// Per sequence, the generated token ids only (not the prompt).
+  std::vector<std::vector<int64_t>> tokens;
+  /// Time to first token: the prefill call plus sampling, in ms.
+  double prefillMs = 0;
+  /// Per decode step (maxNewTokens - 1 of them): the decode call plus
+  /// sampling, in ms.
+  std::vector<double> decodeMs;
+  /// Per decode step: the cache position the step's tokens were written
+  /// at (the largest over the batch).
+  std::vector<int64_t> decodePositions;
+};
+
 /// A loaded artifact, ready to run. `run` may be called repeatedly; calls on
 /// one session must not overlap.
 class Session {
@@ -56,9 +90,25 @@ public:
   const Artifact &artifact() const;
 
   /// Runs entry point `entry` on `inputs` (by name) and returns its results
-  /// in result order, as dense row-major tensors.
+  /// in result order, as dense row-major tensors. `prepare` cannot be run:
+  /// the session ran it at load. The KV cache inputs of the prefill and
+  /// decode entry points are updated in place (their views' data is
+  /// written, despite the const).
   Expected<std::vector<Tensor>>
   run(std::string_view entry, const std::map<std::string, TensorView> &inputs);
+
+  /// Checks that `generate(prompts, options)` can run: the artifact has
+  /// generation metadata, the prompts are non-empty with token ids in
+  /// [0, vocab_size), the options are in range and the lengths fit
+  /// max_seq_len and the model's max_positions. Does no work.
+  Status checkGeneration(const std::vector<std::vector<int64_t>> &prompts,
+                         const GenerationOptions &options) const;
+
+  /// Generates `options.maxNewTokens` tokens after each prompt: one batched
+  /// prefill over the right-padded prompts, then one decode call per token,
+  /// over KV caches allocated for this call (docs/Runtime.md).
+  Status generate(const std::vector<std::vector<int64_t>> &prompts,
+                  const GenerationOptions &options, GenerationResult *result);
 
 private:
   struct Impl;
