@@ -99,6 +99,7 @@ static void addBufferize(OpPassManager &pm) {
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(options));
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createDSDropCacheResults());
   pm.addNestedPass<func::FuncOp>(createDSFreshResults());
   bufferization::buildBufferDeallocationPipeline(pm);
   // The deallocation pipeline may insert bufferization.clone.

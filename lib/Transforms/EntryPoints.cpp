@@ -42,8 +42,11 @@ struct PrepareEntryPointsPass
         continue;
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(ctx));
+      // KV caches (`ds.cache`) are the one exception: the runtime owns
+      // them and the code appends to them in place.
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-        if (isa<TensorType>(func.getArgument(i).getType()))
+        if (isa<TensorType>(func.getArgument(i).getType()) &&
+            !func.getArgAttr(i, "ds.cache"))
           func.setArgAttr(i, writable, BoolAttr::get(ctx, false));
     }
   }

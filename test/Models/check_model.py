@@ -31,27 +31,34 @@ def main():
     artifact = os.path.join(args.work, "model.dsa")
     subprocess.run([args.ds_compile, os.path.join(args.fixture, "model.onnx"),
                     "-o", artifact], check=True)
+    import onnx
+    model = onnx.load(os.path.join(args.fixture, "model.onnx"),
+                      load_external_data=False)
+    input_names = [i.name for i in model.graph.input]
+    output_names = [o.name for o in model.graph.output]
     worst = 0.0
     for case in sorted(glob.glob(os.path.join(args.fixture, "case*"))):
         feeds = []
         shape = None
-        for npy in sorted(glob.glob(os.path.join(case, "*.npy"))):
-            name = os.path.splitext(os.path.basename(npy))[0]
-            if name != "output":
-                feeds += ["--input", f"{name}={npy}"]
+        for name in input_names:
+            npy = os.path.join(case, f"{name}.npy")
+            feeds += ["--input", f"{name}={npy}"]
+            if shape is None:
                 shape = np.load(npy).shape
         out_dir = os.path.join(args.work, os.path.basename(case))
         subprocess.run([args.ds_run, artifact, *feeds, "--output-dir",
                         out_dir], check=True)
-        got = np.load(os.path.join(out_dir, "output.npy"))
-        want = np.load(os.path.join(case, "output.npy"))
-        if got.shape != want.shape:
-            print(f"{case}: shape {got.shape}, expected {want.shape}")
-            return 1
-        err = float(np.abs(got - want).max() / np.abs(want).max())
-        worst = max(worst, err)
-        print(f"{os.path.basename(case)} input {shape}: "
-              f"max|diff|/max|ref| = {err:.3e}")
+        for name in output_names:
+            got = np.load(os.path.join(out_dir, f"{name}.npy"))
+            want = np.load(os.path.join(case, f"{name}.npy"))
+            if got.shape != want.shape:
+                print(f"{case} {name}: shape {got.shape}, expected "
+                      f"{want.shape}")
+                return 1
+            err = float(np.abs(got - want).max() / np.abs(want).max())
+            worst = max(worst, err)
+            print(f"{os.path.basename(case)} input {shape} {name}: "
+                  f"max|diff|/max|ref| = {err:.3e}")
     print(f"worst {worst:.3e} (tolerance {args.tol:g}): "
           f"{'ok' if worst <= args.tol else 'FAILED'}")
     return 0 if worst <= args.tol else 1

@@ -9,7 +9,7 @@
 // BUF-NOT: tensor<
 // BUF: return
 
-// CHECK-NOT: ds.
+// CHECK-NOT: {{= ds\.|^ *ds\.}}
 // CHECK-NOT: memrefCopy
 // CHECK-DAG: llvm.func @malloc
 // CHECK-DAG: llvm.func @erff

@@ -11,6 +11,7 @@
 
 #include "ds/InitAll.h"
 #include "ds/Pipelines/Pipelines.h"
+#include "ds/Transforms/Passes.h"
 #include "ds/Target/CPU/ObjectEmitter.h"
 #include "ds/Target/ONNX/Import.h"
 #include "ds/runtime/artifact.h"
@@ -29,6 +30,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <fstream>
+#include <map>
 
 using namespace mlir;
 namespace rt = ::ds::runtime;
@@ -53,6 +55,18 @@ public:
         llvm::errs() << "error: " << this->file << ": " << message << "\n";
       } else if (diag.getSeverity() == DiagnosticSeverity::Warning) {
         llvm::errs() << "warning: " << this->file << ": " << diag.str() << "\n";
+      } else if (diag.getSeverity() == DiagnosticSeverity::Remark) {
+        // Missed fusions (--fusion-remarks): the ONNX node the candidate
+        // came from, then the pass and the reason.
+        std::string where;
+        Location loc = diag.getLocation();
+        if (auto fused = dyn_cast<FusedLoc>(loc))
+          if (!fused.getLocations().empty())
+            loc = fused.getLocations().front();
+        if (auto name = dyn_cast<NameLoc>(loc))
+          where = "node '" + name.getName().str() + "': ";
+        llvm::errs() << "remark: " << this->file << ": " << where << diag.str()
+                     << "\n";
       }
       return success();
     });
@@ -73,11 +87,10 @@ private:
   unsigned errors = 0;
 };
 
-/// What the artifact says about one argument or result, taken from the
-/// imported function before lowering changes its types.
+/// What the artifact says about one entry point's arguments and results,
+/// taken from the function after the lower phase (still on tensors).
 struct Signature {
-  unsigned numWeights = 0;
-  std::vector<rt::TensorSpec> inputs;
+  std::vector<rt::ArgumentSpec> arguments;
   std::vector<rt::TensorSpec> results;
 };
 
@@ -135,12 +148,30 @@ static FailureOr<rt::TensorSpec> toTensorSpec(StringRef name, Type type,
   return spec;
 }
 
-static FailureOr<Signature> readSignature(func::FuncOp func,
-                                          unsigned numWeights,
-                                          OneLineDiagnostics &diags) {
+/// Reads one public function's interface: weights by name (`ds.weight`),
+/// derived weights by `prepare` result (`ds.derived`), graph inputs
+/// (`ds.input`); results tied to a KV cache (`ds.cache_result`) are updated
+/// in place and are not results of the entry point.
+static FailureOr<Signature>
+readSignature(func::FuncOp func, const llvm::StringMap<uint32_t> &weightIndex,
+              OneLineDiagnostics &diags) {
   Signature sig;
-  sig.numWeights = numWeights;
-  for (unsigned i = numWeights, e = func.getNumArguments(); i < e; ++i) {
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+    if (auto weight = func.getArgAttrOfType<StringAttr>(i, "ds.weight")) {
+      auto it = weightIndex.find(weight.getValue());
+      if (it == weightIndex.end()) {
+        diags.error("@" + func.getName() + " reads unknown weight '" +
+                    weight.getValue() + "'");
+        return failure();
+      }
+      sig.arguments.push_back(rt::ArgumentSpec::fromWeight(it->second));
+      continue;
+    }
+    if (auto derived = func.getArgAttrOfType<IntegerAttr>(i, "ds.derived")) {
+      sig.arguments.push_back(
+          rt::ArgumentSpec::fromDerived(derived.getValue().getZExtValue()));
+      continue;
+    }
     auto name = func.getArgAttrOfType<StringAttr>(i, "ds.input");
     auto dims = func.getArgAttrOfType<ArrayAttr>(i, "ds.dim_names");
     std::string fallback = "input" + std::to_string(i);
@@ -150,11 +181,16 @@ static FailureOr<Signature> readSignature(func::FuncOp func,
         static_cast<bool>(func.getArgAttr(i, "ds.unsigned")), diags);
     if (failed(spec))
       return failure();
-    sig.inputs.push_back(std::move(*spec));
+    sig.arguments.push_back(rt::ArgumentSpec::fromInput(std::move(*spec)));
   }
   auto names = func->getAttrOfType<ArrayAttr>("ds.output_names");
   for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
-    std::string name = "output" + std::to_string(i);
+    if (func.getResultAttr(i, "ds.cache_result"))
+      continue;
+    std::string name = (func.getName() == rt::kPrepareEntryPoint
+                            ? "derived."
+                            : "output") +
+                       std::to_string(i);
     if (names && i < names.size())
       if (auto str = dyn_cast<StringAttr>(names[i]))
         name = str.str();
@@ -166,6 +202,52 @@ static FailureOr<Signature> readSignature(func::FuncOp func,
     sig.results.push_back(std::move(*spec));
   }
   return sig;
+}
+
+/// The generation metadata of a module the KV-cache rewrite succeeded on.
+static FailureOr<rt::GenerationSpec>
+readGeneration(ModuleOp module, OneLineDiagnostics &diags) {
+  auto prefill = module.lookupSymbol<func::FuncOp>("prefill");
+  if (!prefill) {
+    diags.error("the KV-cache rewrite produced no @prefill");
+    return failure();
+  }
+  rt::GenerationSpec gen;
+  gen.prefill = "prefill";
+  gen.decode = "decode";
+  gen.positions = "start";
+  for (unsigned i = 0, e = prefill.getNumArguments(); i < e; ++i) {
+    auto name = prefill.getArgAttrOfType<StringAttr>(i, "ds.input");
+    if (!name)
+      continue;
+    if (auto cache = prefill.getArgAttrOfType<DictionaryAttr>(i, "ds.cache")) {
+      rt::CacheSpec spec;
+      spec.argument = name.str();
+      if (auto layer = cache.getAs<IntegerAttr>("layer"))
+        spec.layer = layer.getInt();
+      auto kind = cache.getAs<StringAttr>("kind");
+      spec.kind = kind && kind.getValue() == "value" ? rt::CacheKind::Value
+                                                     : rt::CacheKind::Key;
+      gen.caches.push_back(std::move(spec));
+    } else if (name.getValue() != gen.positions) {
+      gen.tokens = name.str();
+    }
+  }
+  gen.logits = "output0";
+  if (auto names = prefill->getAttrOfType<ArrayAttr>("ds.output_names"))
+    if (!names.empty())
+      if (auto str = dyn_cast<StringAttr>(names[0]))
+        gen.logits = str.str();
+  auto logits = dyn_cast<RankedTensorType>(prefill.getResultTypes()[0]);
+  if (!logits || logits.getRank() != 3 || logits.isDynamicDim(2)) {
+    diags.error("the KV-cache rewrite's logits are not [batch, seq, vocab] "
+                "with a static vocabulary");
+    return failure();
+  }
+  gen.vocabSize = logits.getDimSize(2);
+  if (auto limit = module->getAttrOfType<IntegerAttr>("ds.max_positions"))
+    gen.maxPositions = limit.getInt();
+  return gen;
 }
 
 /// Parses `NAME=DxDx...` (a scalar is `NAME=`).
@@ -216,21 +298,10 @@ static std::string relativePath(StringRef target, StringRef base) {
   return rel.str().str();
 }
 
-/// Counts the loop nests one forward runs on the CPU: every linalg op left
-/// after lowering and fusion.
-static int64_t countKernels(ModuleOp module) {
-  int64_t n = 0;
-  module.walk([&](Operation *op) {
-    if (op->getDialect() && op->getDialect()->getNamespace() == "linalg")
-      ++n;
-  });
-  return n;
-}
-
 /// Bytes of every buffer allocated in one forward with dynamic dimensions
 /// taken as 1: an upper bound on peak activation memory (no liveness-based
 /// reuse yet; the memory planner will tighten it).
-static int64_t countActivationBytes(ModuleOp module) {
+static int64_t countActivationBytes(func::FuncOp module) {
   int64_t bytes = 0;
   module.walk([&](memref::AllocOp alloc) {
     MemRefType type = alloc.getType();
@@ -248,9 +319,10 @@ static int64_t countActivationBytes(ModuleOp module) {
 }
 
 static bool runPhases(ModuleOp module, mlir::ds::Phase first,
-                      mlir::ds::Phase last) {
+                      mlir::ds::Phase last,
+                      const mlir::ds::PipelineConfig &config) {
   PassManager pm(module.getContext());
-  mlir::ds::buildDSCompilePipeline(pm, first, last);
+  mlir::ds::buildDSCompilePipeline(pm, first, last, config);
   return succeeded(pm.run(module));
 }
 
@@ -312,10 +384,17 @@ bool ::ds::runCompiler(const CompileOptions &options) {
     diags.error("the importer produced no @forward function");
     return false;
   }
-  FailureOr<Signature> sig =
-      readSignature(forward, imported->weights.size(), diags);
-  if (failed(sig))
+  mlir::ds::PipelineConfig config;
+  config.fusionRemarks = options.fusionRemarks;
+  if (options.kvCache == "on")
+    config.kvCache = mlir::ds::KVCacheMode::On;
+  else if (options.kvCache == "off")
+    config.kvCache = mlir::ds::KVCacheMode::Off;
+  else if (options.kvCache != "auto") {
+    diags.error("--kv-cache must be auto, on or off, got '" +
+                options.kvCache + "'");
     return false;
+  }
 
   llvm::json::Object stats;
   int64_t weightBytes = 0;
@@ -324,38 +403,77 @@ bool ::ds::runCompiler(const CompileOptions &options) {
   stats["weight_bytes"] = weightBytes;
 
   using mlir::ds::Phase;
-  auto stopHere = [&](Phase phase) {
-    if (stopAfter != phase)
-      return false;
+  // Stats describe one forward: ops of @forward only (@prefill and @decode
+  // are copies of it; @prepare runs once at load).
+  auto countInForward = [&](llvm::function_ref<bool(Operation *)> pred) {
+    int64_t n = 0;
+    if (auto fwd = module.lookupSymbol<func::FuncOp>("forward"))
+      fwd.walk([&](Operation *op) { n += pred(op); });
+    return n;
+  };
+  if (stopAfter == Phase::Import) {
     module.print(llvm::outs());
     llvm::outs() << "\n";
     return true;
-  };
-  if (stopHere(Phase::Import))
-    return true;
-  if (!runPhases(module, Phase::GraphOpt, Phase::GraphOpt))
-    return false;
-  int64_t attention = 0;
-  module.walk([&](Operation *op) {
-    attention += op->getName().getStringRef() == "ds.attention";
-  });
-  stats["fused_attention"] = attention;
-  if (stopHere(Phase::GraphOpt))
-    return true;
-  if (!runPhases(module, Phase::Lower, Phase::Lower))
-    return false;
-  stats["kernels"] = countKernels(module);
-  if (stopHere(Phase::Lower))
-    return true;
-  if (!runPhases(module, Phase::Bufferize, Phase::Bufferize))
-    return false;
-  stats["peak_activation_bytes"] = countActivationBytes(module);
-  if (stopHere(Phase::Bufferize))
-    return true;
-  if (!runPhases(module, Phase::LLVM, Phase::LLVM))
-    return false;
-  if (stopHere(Phase::LLVM))
-    return true;
+  }
+  std::map<std::string, Signature> signatures;
+  std::optional<rt::GenerationSpec> generation;
+  llvm::StringMap<uint32_t> weightIndex;
+  for (auto [i, w] : llvm::enumerate(imported->weights))
+    weightIndex[w.name] = i;
+  for (int p = static_cast<int>(Phase::GraphOpt);
+       p <= static_cast<int>(Phase::LLVM); ++p) {
+    auto phase = static_cast<Phase>(p);
+    if (!runPhases(module, phase, phase, config))
+      return false;
+    switch (phase) {
+    case Phase::Fusion:
+      stats["fused_attention"] = countInForward([](Operation *op) {
+        return op->getName().getStringRef() == "ds.attention";
+      });
+      break;
+    case Phase::KVCache: {
+      auto status = module->getAttrOfType<StringAttr>("ds.kv_cache");
+      stats["kv_cache"] = status ? status.getValue().str()
+                                 : std::string("off (--kv-cache=off)");
+      if (status && status.getValue() == "ok") {
+        FailureOr<rt::GenerationSpec> gen = readGeneration(module, diags);
+        if (failed(gen))
+          return false;
+        generation = std::move(*gen);
+      }
+      break;
+    }
+    case Phase::Lower:
+      stats["kernels"] = countInForward([](Operation *op) {
+        return op->getDialect() &&
+               op->getDialect()->getNamespace() == "linalg";
+      });
+      for (auto func : module.getOps<func::FuncOp>()) {
+        if (!func.isPublic() || func.isExternal())
+          continue;
+        FailureOr<Signature> sig = readSignature(func, weightIndex, diags);
+        if (failed(sig))
+          return false;
+        signatures[func.getName().str()] = std::move(*sig);
+      }
+      break;
+    case Phase::Bufferize: {
+      int64_t bytes = 0;
+      if (auto fwd = module.lookupSymbol<func::FuncOp>("forward"))
+        bytes = countActivationBytes(fwd);
+      stats["peak_activation_bytes"] = bytes;
+      break;
+    }
+    default:
+      break;
+    }
+    if (stopAfter == phase) {
+      module.print(llvm::outs());
+      llvm::outs() << "\n";
+      return true;
+    }
+  }
 
   mlir::ds::CPUTargetOptions cpuOptions;
   cpuOptions.cpu = options.cpu;
@@ -378,9 +496,6 @@ bool ::ds::runCompiler(const CompileOptions &options) {
   builder.setTarget(rt::Target::Cpu, object->triple);
   builder.setCode(std::move(object->sharedObject));
   std::string embedded;
-  rt::EntryPointSpec entry;
-  entry.name = "forward";
-  entry.symbol = "ds_entry_forward";
   for (const mlir::ds::WeightInfo &w : imported->weights) {
     rt::WeightSpec spec;
     spec.name = w.name;
@@ -396,13 +511,18 @@ bool ::ds::runCompiler(const CompileOptions &options) {
       spec.size = w.data.size();
       embedded += w.data;
     }
-    entry.arguments.push_back(
-        rt::ArgumentSpec::fromWeight(builder.addWeight(std::move(spec))));
+    builder.addWeight(std::move(spec));
   }
-  for (const rt::TensorSpec &input : sig->inputs)
-    entry.arguments.push_back(rt::ArgumentSpec::fromInput(input));
-  entry.results = sig->results;
-  builder.addEntryPoint(std::move(entry));
+  for (auto &[name, sig] : signatures) {
+    rt::EntryPointSpec entry;
+    entry.name = name;
+    entry.symbol = mlir::ds::kEntryPointPrefix.str() + name;
+    entry.arguments = std::move(sig.arguments);
+    entry.results = std::move(sig.results);
+    builder.addEntryPoint(std::move(entry));
+  }
+  if (generation)
+    builder.setGeneration(std::move(*generation));
   builder.setDefaultWeightsFile(weightsFile);
 
   std::string statsText;

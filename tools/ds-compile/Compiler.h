@@ -25,6 +25,10 @@ struct CompileOptions {
   bool printStats = false;
   bool symbolicInputs = false;
   std::string cpu = "generic";
+  /// Fusion passes report every candidate that did not fuse.
+  bool fusionRemarks = false;
+  /// auto | on | off: when to derive prefill/decode over a KV cache.
+  std::string kvCache = "auto";
 };
 
 /// Runs ds-compile. Errors are printed as one `error: <file>: ...` line

@@ -53,6 +53,17 @@ cl::opt<std::string> cpu("cpu",
                          cl::desc("LLVM CPU for CPU code: generic (runs "
                                   "anywhere) or native"),
                          cl::init("generic"), cl::cat(category));
+cl::opt<bool> fusionRemarks(
+    "fusion-remarks",
+    cl::desc("report, on stderr, every fusion candidate that did not fuse "
+             "and why (op, location, reason)"),
+    cl::cat(category));
+cl::opt<std::string> kvCache(
+    "kv-cache",
+    cl::desc("derive prefill/decode entry points over a KV cache: auto "
+             "(decoders only; the reason otherwise is in the stats), on "
+             "(fail when the model cannot be cached), off"),
+    cl::init("auto"), cl::cat(category));
 } // namespace
 
 int main(int argc, char **argv) {
@@ -82,5 +93,7 @@ int main(int argc, char **argv) {
   options.printStats = printStats;
   options.symbolicInputs = symbolicInputs;
   options.cpu = cpu;
+  options.fusionRemarks = fusionRemarks;
+  options.kvCache = kvCache;
   return ds::runCompiler(options) ? 0 : 1;
 }

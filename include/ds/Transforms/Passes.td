@@ -130,4 +130,29 @@ def DSStridedCopyToLinalg : Pass<"ds-strided-copy-to-linalg", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def DSDropCacheResults : Pass<"ds-drop-cache-results", "ModuleOp"> {
+  let summary = "remove KV-cache results that bufferization made in place";
+  let description = [{
+    `ds-insert-kv-cache` returns each cache's new value as a result marked
+    `{ds.cache_result = "<cache input name>"}`. After one-shot bufferization
+    the returned buffer must be that argument itself (the append happened
+    in place); this pass then removes the result, so the entry point's
+    ABI has the logits as its only result and the runtime keeps owning the
+    cache. A cache result that is not its argument is an error: the cache
+    would have been copied.
+
+    ```mlir
+    // before
+    func.func @decode(..., %k: memref<?x2x?x16xf32> {ds.cache = ...})
+        -> (memref<?x?x256xf32>, memref<?x2x?x16xf32> {ds.cache_result = "cache.key.0"})
+    { ... return %logits, %k : ... }
+    // after
+    func.func @decode(..., %k: memref<?x2x?x16xf32> {ds.cache = ...})
+        -> memref<?x?x256xf32>
+    { ... return %logits : ... }
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // DS_TRANSFORMS_PASSES_TD

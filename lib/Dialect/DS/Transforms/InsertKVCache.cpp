@@ -1,10 +1,52 @@
-//===- InsertKVCache.cpp - placeholder until the pass lands ----------------------===//
+//===- InsertKVCache.cpp - prefill and decode over a KV cache -------------===//
 //
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+// Turns `@forward(weights..., tokens [B, S]) -> logits [B, S, V]` of a
+// decoder into `@prefill` and `@decode` over a KV cache (docs/Compiler.md,
+// "KV cache"):
+//
+//   - a new input `start` (`tensor<?xi64>`, one entry per sequence) is the
+//     number of tokens already in each sequence's cache;
+//   - every position tensor (an iota over the sequence, reshaped to [1, S])
+//     becomes `start[b] + s` ([B, S]) in the two ops that consume positions
+//     after fusion: `ds.gather` of a position-embedding table and
+//     `ds.rope_table`;
+//   - every causal `ds.attention` appends its keys and values to the layer's
+//     caches at `start`, reads the filled prefix (up to max(start) + S) and
+//     attends with `kv_length = start + S`, so each sequence sees its own
+//     keys only;
+//   - a cache is an argument `[B, Hkv, max_seq_len, D]` updated in place:
+//     its new value is returned as a result tied to the argument
+//     (`ds.cache_result`), which bufferization makes the argument itself and
+//     ds-drop-cache-results removes.
+//
+// The rewrite is sound only when nothing outside attention mixes sequence
+// positions (a token's hidden state depends on earlier tokens through
+// attention alone). A forward propagation of "which dimensions index the
+// sequence" checks that, op by op, before anything changes; an op it does
+// not understand is a refusal that names the op.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ds/Dialect/DS/Transforms/Passes.h"
+
+#include "ds/Dialect/DS/IR/DSOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallBitVector.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir {
 namespace ds {
@@ -17,8 +59,1028 @@ using namespace mlir;
 using namespace mlir::ds;
 
 namespace {
+
+/// A refusal: the op that stops the rewrite and why.
+struct Refusal {
+  Operation *op = nullptr;
+  std::string reason;
+};
+
+using DimSet = llvm::SmallBitVector;
+
+//===----------------------------------------------------------------------===//
+// Which dimensions of each tensor index the sequence
+//===----------------------------------------------------------------------===//
+
+/// Forward analysis over one function: `seqDims[v]` has bit d set when
+/// dimension d of tensor v varies with the token position. An op may move
+/// those dimensions around (reshape, transpose, broadcast) or compute within
+/// one position (elementwise, matmul over features, norms over features);
+/// reducing, slicing, scanning or concatenating along them is a refusal.
+class SequenceAxisAnalysis {
+public:
+  explicit SequenceAxisAnalysis(Value seqLength) : seqLength(seqLength) {}
+
+  void seed(Value v, DimSet dims) { seqDims[v] = std::move(dims); }
+
+  /// Runs over `func`'s body. Attention ops are the one place where
+  /// positions may mix.
+  std::optional<Refusal> run(func::FuncOp func);
+
+  DimSet get(Value v) const {
+    auto it = seqDims.find(v);
+    if (it != seqDims.end())
+      return it->second;
+    if (auto t = dyn_cast<RankedTensorType>(v.getType()))
+      return DimSet(t.getRank());
+    return DimSet();
+  }
+
+private:
+  std::optional<Refusal> visit(Operation *op);
+
+public:
+  /// `tensor.dim` of the token input's sequence dimension.
+  bool isSequenceLength(Value v) const {
+    if (v == seqLength)
+      return true;
+    auto d = v.getDefiningOp<tensor::DimOp>();
+    auto other = seqLength.getDefiningOp<tensor::DimOp>();
+    std::optional<int64_t> i = d ? d.getConstantIndex() : std::nullopt;
+    return d && other && d.getSource() == other.getSource() && i && *i == 1;
+  }
+
+private:
+  bool isFullSize(OpFoldResult size, Value source, int64_t dim) const;
+
+  Value seqLength;
+  DenseMap<Value, DimSet> seqDims;
+};
+
+/// Ops that compute each element from the same element of their operands.
+static bool isElementwise(Operation *op) {
+  if (op->getNumResults() != 1 || op->getNumRegions() != 0)
+    return false;
+  if (isa<arith::ArithDialect, math::MathDialect>(op->getDialect()))
+    return !isa<arith::ConstantOp>(op);
+  return isa<GeluOp, SiluOp, SigmoidOp>(op);
+}
+
+bool SequenceAxisAnalysis::isFullSize(OpFoldResult size, Value source,
+                                      int64_t dim) const {
+  auto type = cast<RankedTensorType>(source.getType());
+  if (auto attr = dyn_cast<Attribute>(size))
+    return !type.isDynamicDim(dim) &&
+           cast<IntegerAttr>(attr).getInt() == type.getDimSize(dim);
+  Value v = cast<Value>(size);
+  if (isSequenceLength(v))
+    return true;
+  if (auto d = v.getDefiningOp<tensor::DimOp>()) {
+    std::optional<int64_t> idx = d.getConstantIndex();
+    if (d.getSource() == source && idx && *idx == dim)
+      return true;
+  }
+  // The size the source was reshaped to (a [B*S, N] -> [B, S, N] expand
+  // records B and S as SSA values).
+  if (auto expand = source.getDefiningOp<tensor::ExpandShapeOp>()) {
+    SmallVector<OpFoldResult> shape = expand.getMixedOutputShape();
+    if (dim < static_cast<int64_t>(shape.size()))
+      if (auto sv = dyn_cast<Value>(shape[dim]))
+        return sv == v;
+  }
+  return false;
+}
+
+std::optional<Refusal> SequenceAxisAnalysis::run(func::FuncOp func) {
+  for (Operation &op : func.getBody().front()) {
+    if (std::optional<Refusal> r = visit(&op))
+      return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> SequenceAxisAnalysis::visit(Operation *op) {
+  auto refuse = [&](const Twine &why) -> std::optional<Refusal> {
+    return Refusal{op, why.str()};
+  };
+  bool anySeq = false;
+  for (Value operand : op->getOperands())
+    anySeq |= get(operand).any();
+  if (!anySeq)
+    return std::nullopt;
+  auto rankOf = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getRank();
+  };
+  auto setResult = [&](Value v, DimSet dims) { seqDims[v] = std::move(dims); };
+
+  if (isElementwise(op)) {
+    Value r = op->getResult(0);
+    auto rt = dyn_cast<RankedTensorType>(r.getType());
+    if (!rt)
+      return refuse("elementwise op on a non-tensor sequence value");
+    DimSet dims(rt.getRank());
+    for (Value operand : op->getOperands()) {
+      DimSet d = get(operand);
+      if (d.size() != dims.size())
+        return refuse("operands of different ranks");
+      dims |= d;
+    }
+    setResult(r, dims);
+    return std::nullopt;
+  }
+
+  return llvm::TypeSwitch<Operation *, std::optional<Refusal>>(op)
+      .Case([&](BroadcastOp b) -> std::optional<Refusal> {
+        DimSet in = get(b.getInput());
+        int64_t shift = rankOf(b.getResult()) - rankOf(b.getInput());
+        DimSet out(rankOf(b.getResult()));
+        for (int d : in.set_bits())
+          out.set(d + shift);
+        setResult(b.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](tensor::ExpandShapeOp e) -> std::optional<Refusal> {
+        DimSet in = get(e.getSrc());
+        DimSet out(rankOf(e.getResult()));
+        // A static unit dimension cannot carry positions: the sequence
+        // lands on the group's other dimensions.
+        // When the group names the sequence length itself (a [B*S] ->
+        // [B, S] expand), only that dimension carries it.
+        SmallVector<OpFoldResult> shape = e.getMixedOutputShape();
+        for (auto [src, group] :
+             llvm::enumerate(e.getReassociationIndices())) {
+          if (!in.test(src))
+            continue;
+          bool named = false;
+          for (int64_t d : group)
+            if (auto v = dyn_cast<Value>(shape[d]); v && isSequenceLength(v)) {
+              out.set(d);
+              named = true;
+            }
+          if (!named)
+            for (int64_t d : group)
+              if (e.getResultType().getDimSize(d) != 1)
+                out.set(d);
+        }
+        setResult(e.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](tensor::CollapseShapeOp c) -> std::optional<Refusal> {
+        DimSet in = get(c.getSrc());
+        DimSet out(rankOf(c.getResult()));
+        for (auto [dst, group] :
+             llvm::enumerate(c.getReassociationIndices()))
+          for (int64_t d : group)
+            if (in.test(d))
+              out.set(dst);
+        setResult(c.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](tensor::CastOp c) -> std::optional<Refusal> {
+        setResult(c.getResult(), get(c.getSource()));
+        return std::nullopt;
+      })
+      .Case([&](linalg::TransposeOp t) -> std::optional<Refusal> {
+        DimSet in = get(t.getInput());
+        DimSet out(in.size());
+        for (auto [dst, src] : llvm::enumerate(t.getPermutation()))
+          if (in.test(src))
+            out.set(dst);
+        setResult(t.getResult()[0], out);
+        return std::nullopt;
+      })
+      .Case<tensor::EmptyOp, tensor::DimOp>(
+          [&](Operation *) -> std::optional<Refusal> { return std::nullopt; })
+      .Case([&](tensor::ExtractSliceOp s) -> std::optional<Refusal> {
+        DimSet in = get(s.getSource());
+        llvm::SmallBitVector dropped = s.getDroppedDims();
+        SmallVector<OpFoldResult> offsets = s.getMixedOffsets();
+        SmallVector<OpFoldResult> sizes = s.getMixedSizes();
+        SmallVector<OpFoldResult> strides = s.getMixedStrides();
+        DimSet out(rankOf(s.getResult()));
+        int64_t dst = 0;
+        for (int64_t d = 0, e = in.size(); d < e; ++d) {
+          if (in.test(d)) {
+            std::optional<int64_t> off = getConstantIntValue(offsets[d]);
+            std::optional<int64_t> stride = getConstantIntValue(strides[d]);
+            if (dropped.test(d) || !off || *off != 0 || !stride ||
+                *stride != 1 || !isFullSize(sizes[d], s.getSource(), d))
+              return refuse("slices along the sequence axis (dimension " +
+                            Twine(d) + ")");
+          }
+          if (dropped.test(d))
+            continue;
+          if (in.test(d))
+            out.set(dst);
+          ++dst;
+        }
+        setResult(s.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](tensor::ConcatOp c) -> std::optional<Refusal> {
+        DimSet out(rankOf(c.getResult()));
+        for (Value in : c.getInputs())
+          out |= get(in);
+        if (out.test(c.getDim()))
+          return refuse("concatenates along the sequence axis");
+        setResult(c.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](MatMulOp m) -> std::optional<Refusal> {
+        DimSet a = get(m.getLhs()), b = get(m.getRhs());
+        int64_t ra = a.size(), rb = b.size(), rr = rankOf(m.getResult());
+        if (ra < 2 || rb < 2)
+          return refuse("matrix-vector product with a sequence operand");
+        if (a.test(ra - 1) || b.test(rb - 2))
+          return refuse("contracts over the sequence axis");
+        if (b.test(rb - 1))
+          return refuse("the sequence axis is a column dimension of the "
+                        "right operand");
+        DimSet out(rr);
+        for (int64_t d = 0; d < ra - 2; ++d)
+          if (a.test(d))
+            out.set(d + rr - ra);
+        for (int64_t d = 0; d < rb - 2; ++d)
+          if (b.test(d))
+            out.set(d + rr - rb);
+        if (a.test(ra - 2))
+          out.set(rr - 2);
+        setResult(m.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](LinearOp l) -> std::optional<Refusal> {
+        DimSet in = get(l.getInput());
+        if (get(l.getWeight()).any() || in.test(in.size() - 1))
+          return refuse("contracts over the sequence axis");
+        DimSet out = in;
+        if (Value r = l.getResidual())
+          out |= get(r);
+        setResult(l.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](LayerNormOp n) -> std::optional<Refusal> {
+        DimSet in = get(n.getInput());
+        int64_t axis = n.getAxis();
+        if (axis < 0)
+          axis += in.size();
+        for (int64_t d = axis; d < static_cast<int64_t>(in.size()); ++d)
+          if (in.test(d))
+            return refuse("normalizes over the sequence axis");
+        if (get(n->getOperand(1)).any())
+          return refuse("a sequence-dependent scale");
+        setResult(n.getResult(), in);
+        return std::nullopt;
+      })
+      .Case([&](RMSNormOp n) -> std::optional<Refusal> {
+        DimSet in = get(n.getInput());
+        int64_t axis = n.getAxis();
+        if (axis < 0)
+          axis += in.size();
+        for (int64_t d = axis; d < static_cast<int64_t>(in.size()); ++d)
+          if (in.test(d))
+            return refuse("normalizes over the sequence axis");
+        setResult(n.getResult(), in);
+        return std::nullopt;
+      })
+      .Case([&](ReduceOp r) -> std::optional<Refusal> {
+        DimSet in = get(r.getInput());
+        DimSet out(rankOf(r.getResult()));
+        int64_t dst = 0;
+        for (int64_t d = 0, e = in.size(); d < e; ++d) {
+          bool reduced = llvm::is_contained(r.getAxes(), d) ||
+                         llvm::is_contained(r.getAxes(), d - e);
+          if (reduced && in.test(d))
+            return refuse("reduces over the sequence axis");
+          if (reduced && !r.getKeepDims())
+            continue;
+          if (in.test(d))
+            out.set(dst);
+          ++dst;
+        }
+        setResult(r.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](SoftmaxOp s) -> std::optional<Refusal> {
+        DimSet in = get(s.getInput());
+        int64_t axis = s.getAxis();
+        if (axis < 0)
+          axis += in.size();
+        if (in.test(axis))
+          return refuse("softmax over the sequence axis");
+        setResult(s.getResult(), in);
+        return std::nullopt;
+      })
+      .Case([&](SwiGLUOp s) -> std::optional<Refusal> {
+        DimSet in = get(s->getOperand(0));
+        if (in.test(in.size() - 1))
+          return refuse("splits the sequence axis");
+        for (Value operand : s->getOperands())
+          if (get(operand).size() == in.size())
+            in |= get(operand);
+        setResult(s->getResult(0), in);
+        return std::nullopt;
+      })
+      .Case([&](GatherOp g) -> std::optional<Refusal> {
+        if (get(g.getData()).any())
+          return refuse("gathers from a sequence-dependent table");
+        DimSet idx = get(g.getIndices());
+        int64_t axis = g.getAxis();
+        int64_t rd = rankOf(g.getData());
+        if (axis < 0)
+          axis += rd;
+        DimSet out(rankOf(g.getResult()));
+        for (int d : idx.set_bits())
+          out.set(axis + d);
+        setResult(g.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](EmbeddingOp e) -> std::optional<Refusal> {
+        DimSet idx = get(e->getOperand(1));
+        DimSet out(rankOf(e->getResult(0)));
+        for (int d : idx.set_bits())
+          out.set(d);
+        setResult(e->getResult(0), out);
+        return std::nullopt;
+      })
+      .Case([&](RopeOp r) -> std::optional<Refusal> {
+        DimSet in = get(r.getInput());
+        for (Value t : {r.getCos(), r.getSin()}) {
+          DimSet d = get(t);
+          int64_t shift = in.size() - d.size();
+          for (int b : d.set_bits())
+            in.set(b + shift);
+        }
+        setResult(r.getResult(), in);
+        return std::nullopt;
+      })
+      .Case([&](RopeTableOp r) -> std::optional<Refusal> {
+        DimSet p = get(r.getPositions());
+        DimSet out(3);
+        for (int d : p.set_bits())
+          out.set(d);
+        setResult(r.getCos(), out);
+        setResult(r.getSin(), out);
+        return std::nullopt;
+      })
+      .Case([&](AttentionOp a) -> std::optional<Refusal> {
+        // Keys and values mix positions by design: they go to the cache.
+        if (a.getMask())
+          return refuse("attention with an explicit mask: only causal "
+                        "attention can read a cache");
+        if (!a.getCausal())
+          return refuse("attention that is not causal: later tokens would "
+                        "change earlier outputs");
+        DimSet q = get(a.getQuery());
+        for (int d : q.set_bits())
+          if (d != 2)
+            return refuse("query sequence axis is not dimension 2");
+        for (Value kv : {a.getKey(), a.getValue()})
+          for (int d : get(kv).set_bits())
+            if (d != 2)
+              return refuse("key/value sequence axis is not dimension 2");
+        DimSet out(4);
+        out.set(2);
+        setResult(a.getResult(), out);
+        return std::nullopt;
+      })
+      .Case([&](func::ReturnOp) -> std::optional<Refusal> {
+        return std::nullopt;
+      })
+      .Default([&](Operation *) -> std::optional<Refusal> {
+        return refuse("is not known to keep sequence positions apart");
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// The rewrite
+//===----------------------------------------------------------------------===//
+
+/// `tensor.generate` producing `index_cast(i)`: an iota.
+static bool isIota(Value v) {
+  auto gen = v.getDefiningOp<tensor::GenerateOp>();
+  if (!gen || gen.getType().getRank() != 1)
+    return false;
+  Block &body = gen.getBody().front();
+  auto yield = dyn_cast<tensor::YieldOp>(body.getTerminator());
+  if (!yield)
+    return false;
+  auto cast = yield.getValue().getDefiningOp<arith::IndexCastOp>();
+  return cast && cast.getIn() == body.getArgument(0);
+}
+
+struct KVCacheRewriter {
+  ModuleOp module;
+  func::FuncOp forward;
+  BlockArgument tokens;
+  Value seqLength; // tensor.dim(tokens, 1) in @forward.
+
+  /// Checks and describes why the model cannot be cached.
+  std::optional<Refusal> analyze();
+  /// Builds @prefill (then @decode) from a clone of @forward.
+  LogicalResult build(func::FuncOp prefill, Refusal &refusal);
+};
+
+/// The token input: the one rank-2 integer graph input.
+static FailureOr<BlockArgument> findTokens(func::FuncOp func,
+                                           Refusal &refusal) {
+  BlockArgument found;
+  for (BlockArgument arg : func.getArguments()) {
+    if (!func.getArgAttr(arg.getArgNumber(), "ds.input"))
+      continue;
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "ds.input");
+    if (type && type.getRank() == 2 && type.getElementType().isInteger(64) &&
+        (!name || name.getValue() != "attention_mask")) {
+      if (found) {
+        refusal = {func, "more than one token-id input"};
+        return failure();
+      }
+      found = arg;
+      continue;
+    }
+    if (name && name.getValue() == "attention_mask")
+      continue;
+    refusal = {func, "input '" + (name ? name.getValue().str() : "?") +
+                         "' is not token ids or an attention mask; only "
+                         "models fed by token ids can be cached"};
+    return failure();
+  }
+  if (!found) {
+    refusal = {func, "no token-id input (a rank-2 i64 graph input)"};
+    return failure();
+  }
+  return found;
+}
+
+/// Replaces an `attention_mask` input by ones: during generation every
+/// cached position is real, and per-sequence lengths take the mask's place.
+/// Canonicalization then folds the mask computations away.
+static void replaceAttentionMaskByOnes(func::FuncOp func) {
+  for (BlockArgument arg : func.getArguments()) {
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "ds.input");
+    if (!name || name.getValue() != "attention_mask" || arg.use_empty())
+      continue;
+    SmallVector<OpOperand *> uses;
+    for (OpOperand &use : arg.getUses())
+      if (!isa<tensor::DimOp>(use.getOwner()))
+        uses.push_back(&use);
+    auto type = cast<RankedTensorType>(arg.getType());
+    OpBuilder b = OpBuilder::atBlockBegin(&func.getBody().front());
+    Location loc = arg.getLoc();
+    Value one = arith::ConstantOp::create(
+        b, loc, b.getIntegerAttr(type.getElementType(), 1));
+    SmallVector<Value> dyn;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        dyn.push_back(tensor::DimOp::create(b, loc, arg, d));
+    Value ones = tensor::SplatOp::create(b, loc, type, one, dyn);
+    for (OpOperand *use : uses)
+      use->set(ones);
+  }
+}
+
+std::optional<Refusal> KVCacheRewriter::analyze() {
+  SequenceAxisAnalysis analysis(seqLength);
+  DimSet tokenDims(2);
+  tokenDims.set(1);
+  analysis.seed(tokens, tokenDims);
+  // Position iotas over the sequence carry the sequence axis too.
+  forward.walk([&](tensor::GenerateOp gen) {
+    if (isIota(gen.getResult()) && gen.getDynamicExtents().size() == 1 &&
+        analysis.isSequenceLength(gen.getDynamicExtents()[0])) {
+      DimSet d(1);
+      d.set(0);
+      analysis.seed(gen.getResult(), d);
+    }
+  });
+  if (std::optional<Refusal> r = analysis.run(forward))
+    return r;
+  auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
+  if (ret.getNumOperands() != 1)
+    return Refusal{ret, "expected one result (the logits)"};
+  auto logits = dyn_cast<RankedTensorType>(ret.getOperand(0).getType());
+  if (!logits || logits.getRank() != 3 ||
+      !isa<FloatType>(logits.getElementType()))
+    return Refusal{ret, "expected logits [batch, seq, vocab]"};
+  DimSet d = analysis.get(ret.getOperand(0));
+  if (!d.test(1) || d.test(2) || d.test(0))
+    return Refusal{ret, "the logits' sequence axis is not dimension 1"};
+  int64_t layers = 0;
+  forward.walk([&](AttentionOp) { ++layers; });
+  if (layers == 0)
+    return Refusal{forward, "no causal ds.attention: nothing to cache"};
+  return std::nullopt;
+}
+
+} // namespace
+
+/// `start[b] + s` as a [B, S] i64 tensor.
+static Value buildPositions(OpBuilder &b, Location loc, Value start,
+                            Value batch, Value seq) {
+  auto type = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                    b.getI64Type());
+  return tensor::GenerateOp::create(
+      b, loc, type, ValueRange{batch, seq},
+      [&](OpBuilder &nb, Location nloc, ValueRange idx) {
+        Value s = tensor::ExtractOp::create(nb, nloc, start, idx[0]);
+        Value i = arith::IndexCastOp::create(nb, nloc, nb.getI64Type(),
+                                             idx[1]);
+        tensor::YieldOp::create(nb, nloc,
+                                Value(arith::AddIOp::create(nb, nloc, s, i)));
+      });
+}
+
+/// Rewrites the consumers of one position iota to read `positions`.
+static LogicalResult rewritePositionUses(Value iota, Value positions,
+                                         Value batch, Refusal &refusal) {
+  SmallVector<Operation *> users(iota.getUsers().begin(),
+                                 iota.getUsers().end());
+  for (Operation *user : users) {
+    auto expand = dyn_cast<tensor::ExpandShapeOp>(user);
+    if (!expand || expand.getResultType().getRank() != 2 ||
+        expand.getResultType().getDimSize(0) != 1) {
+      // Dead mask code is erased before this runs; anything else reads
+      // positions in a way the rewrite does not know how to offset.
+      refusal = {user, "positions are used by '" +
+                           user->getName().getStringRef().str() +
+                           "'; the KV-cache rewrite offsets positions only "
+                           "in position-embedding gathers and RoPE tables"};
+      return failure();
+    }
+    SmallVector<Operation *> expandUsers(expand->getUsers().begin(),
+                                         expand->getUsers().end());
+    for (Operation *u : expandUsers) {
+      OpBuilder b(u);
+      if (auto gather = dyn_cast<GatherOp>(u)) {
+        auto oldType = gather.getResult().getType();
+        if (gather.getIndices() != expand.getResult() ||
+            oldType.getDimSize(0) != 1) {
+          refusal = {u, "unexpected position-embedding gather"};
+          return failure();
+        }
+        // A position table of N rows supports N positions: the runtime
+        // refuses longer generations (module attribute ds.max_positions).
+        int64_t rows = gather.getData().getType().getDimSize(0);
+        if (auto module = gather->getParentOfType<ModuleOp>();
+            module && !ShapedType::isDynamic(rows)) {
+          auto old = module->getAttrOfType<IntegerAttr>("ds.max_positions");
+          if (!old || old.getInt() > rows)
+            module->setAttr("ds.max_positions",
+                            IntegerAttr::get(IntegerType::get(
+                                                 module.getContext(), 64),
+                                             rows));
+        }
+        SmallVector<int64_t> shape(oldType.getShape());
+        shape[0] = ShapedType::kDynamic;
+        shape[1] = ShapedType::kDynamic;
+        auto newGather = GatherOp::create(
+            b, gather.getLoc(), oldType.clone(shape), gather.getData(),
+            positions, gather.getAxisAttr());
+        // The old [1, S, E] result was broadcast to [B, S, E].
+        for (Operation *gu :
+             llvm::make_early_inc_range(gather.getResult().getUsers())) {
+          auto bc = dyn_cast<BroadcastOp>(gu);
+          if (!bc || bc.getResult().getType().getRank() != 3) {
+            refusal = {gu, "position embeddings used before their "
+                           "broadcast over the batch"};
+            return failure();
+          }
+          OpBuilder cb(bc);
+          Value v = newGather.getResult();
+          if (v.getType() != bc.getResult().getType())
+            v = tensor::CastOp::create(cb, bc.getLoc(),
+                                       bc.getResult().getType(), v);
+          bc.getResult().replaceAllUsesWith(v);
+          bc->erase();
+        }
+        gather->erase();
+        continue;
+      }
+      if (auto table = dyn_cast<RopeTableOp>(u)) {
+        auto oldType = table.getCos().getType();
+        SmallVector<int64_t> shape(oldType.getShape());
+        shape[0] = ShapedType::kDynamic;
+        shape[1] = ShapedType::kDynamic;
+        auto newType = oldType.clone(shape);
+        auto newTable = RopeTableOp::create(
+            b, table.getLoc(), TypeRange{newType, newType}, positions,
+            table.getInvFreq(), table.getAttentionScalingAttr());
+        for (auto [oldResult, newResult] :
+             llvm::zip(table->getResults(), newTable->getResults())) {
+          for (Operation *tu :
+               llvm::make_early_inc_range(oldResult.getUsers())) {
+            // Sizes of the sequence and table dimensions do not change.
+            if (auto d = dyn_cast<tensor::DimOp>(tu)) {
+              std::optional<int64_t> idx = d.getConstantIndex();
+              if (idx && *idx != 0) {
+                d->setOperand(0, newResult);
+                continue;
+              }
+            }
+            auto e = dyn_cast<tensor::ExpandShapeOp>(tu);
+            if (!e || e.getResultType().getRank() != 4) {
+              refusal = {tu, "RoPE table used other than through a "
+                             "[P, 1, S, H] reshape"};
+              return failure();
+            }
+            OpBuilder eb(e);
+            SmallVector<int64_t> eshape(e.getResultType().getShape());
+            eshape[0] = ShapedType::kDynamic;
+            eshape[2] = ShapedType::kDynamic;
+            Value h = tensor::DimOp::create(eb, e.getLoc(), newResult, 2);
+            Value s = tensor::DimOp::create(eb, e.getLoc(), newResult, 1);
+            SmallVector<OpFoldResult> outShape = {
+                batch, eb.getIndexAttr(1), s,
+                e.getResultType().isDynamicDim(3)
+                    ? OpFoldResult(h)
+                    : OpFoldResult(eb.getIndexAttr(
+                          e.getResultType().getDimSize(3)))};
+            auto ne = tensor::ExpandShapeOp::create(
+                eb, e.getLoc(), e.getResultType().clone(eshape), newResult,
+                e.getReassociationIndices(), outShape);
+            for (OpOperand &use :
+                 llvm::make_early_inc_range(e.getResult().getUses())) {
+              if (!isa<RopeOp>(use.getOwner())) {
+                refusal = {use.getOwner(), "RoPE table used outside ds.rope"};
+                return failure();
+              }
+              use.set(ne.getResult());
+            }
+            e->erase();
+          }
+        }
+        table->erase();
+        continue;
+      }
+      refusal = {u, "positions are used by '" +
+                        u->getName().getStringRef().str() +
+                        "'; the KV-cache rewrite offsets positions only in "
+                        "position-embedding gathers and RoPE tables"};
+      return failure();
+    }
+    if (expand->use_empty())
+      expand->erase();
+  }
+  return success();
+}
+
+/// The value every element of integer tensor `v` provably has: splats and
+/// constants seen through reshapes, broadcasts, gathers (which pick
+/// elements of a uniform tensor), casts, comparisons and bitwise ops. After
+/// the attention-mask input is replaced by ones, padding masks fold to
+/// true this way.
+static std::optional<int64_t> uniformInt(Value v, int depth = 0) {
+  if (depth > 64)
+    return std::nullopt;
+  if (auto cst = v.getDefiningOp<arith::ConstantOp>()) {
+    if (auto dense = dyn_cast<DenseIntElementsAttr>(cst.getValue()))
+      if (dense.isSplat())
+        return dense.getElementType().isInteger(1)
+                   ? int64_t(dense.getSplatValue<bool>())
+                   : dense.getSplatValue<APInt>().getSExtValue();
+    if (auto i = dyn_cast<IntegerAttr>(cst.getValue()))
+      return i.getType().isInteger(1) ? int64_t(i.getValue().getBoolValue())
+                                      : i.getValue().getSExtValue();
+    return std::nullopt;
+  }
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return std::nullopt;
+  auto operand = [&](unsigned i) {
+    return uniformInt(op->getOperand(i), depth + 1);
+  };
+  if (isa<tensor::SplatOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+          tensor::CastOp, tensor::ExtractSliceOp, BroadcastOp, GatherOp,
+          arith::ExtUIOp, arith::ExtSIOp, arith::TruncIOp>(op))
+    return operand(0);
+  auto binary = [&](auto fn) -> std::optional<int64_t> {
+    std::optional<int64_t> a = operand(0), b = operand(1);
+    if (!a || !b)
+      return std::nullopt;
+    return fn(*a, *b);
+  };
+  if (isa<arith::AndIOp>(op))
+    return binary([](int64_t a, int64_t b) { return a & b; });
+  if (isa<arith::OrIOp>(op))
+    return binary([](int64_t a, int64_t b) { return a | b; });
+  if (isa<arith::XOrIOp>(op))
+    return binary([](int64_t a, int64_t b) { return a ^ b; });
+  if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
+    using P = arith::CmpIPredicate;
+    P pred = cmp.getPredicate();
+    return binary([pred](int64_t a, int64_t b) -> int64_t {
+      switch (pred) {
+      case P::eq: return a == b;
+      case P::ne: return a != b;
+      case P::slt: return a < b;
+      case P::sle: return a <= b;
+      case P::sgt: return a > b;
+      case P::sge: return a >= b;
+      default: return -1;
+      }
+    });
+  }
+  return std::nullopt;
+}
+
+static bool isAllTrue(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && type.getElementType().isInteger(1) && uniformInt(v) == 1;
+}
+
+/// Infers the result type of a rope op from its (possibly retyped)
+/// operands: the input's type.
+static void refreshRopeTypes(func::FuncOp func) {
+  func.walk([&](RopeOp rope) {
+    rope.getResult().setType(rope.getInput().getType());
+  });
+}
+
+LogicalResult KVCacheRewriter::build(func::FuncOp fn, Refusal &refusal) {
+  MLIRContext *ctx = fn.getContext();
+  Block &entry = fn.getBody().front();
+  BlockArgument tok = entry.getArgument(tokens.getArgNumber());
+  OpBuilder b = OpBuilder::atBlockBegin(&entry);
+  Location loc = fn.getLoc();
+
+  // New arguments: start, then the caches (appended after the existing
+  // ones; the artifact identifies arguments by attributes, not position).
+  auto startType = RankedTensorType::get({ShapedType::kDynamic},
+                                         b.getI64Type());
+  unsigned startIndex = fn.getNumArguments();
+  if (failed(fn.insertArgument(startIndex, startType,
+                               b.getDictionaryAttr({b.getNamedAttr(
+                                   "ds.input", b.getStringAttr("start"))}),
+                               loc)))
+    return failure();
+  fn.setArgAttr(startIndex, "ds.dim_names",
+                b.getArrayAttr({b.getStringAttr("batch")}));
+  Value start = entry.getArgument(startIndex);
+
+  b.setInsertionPointToStart(&entry);
+  Value batch = tensor::DimOp::create(b, loc, tok, 0);
+  Value seq = tensor::DimOp::create(b, loc, tok, 1);
+  Value positions = buildPositions(b, loc, start, batch, seq);
+
+  // kv_length = start + S and the number of filled cache positions,
+  // max(start) + S, shared by every layer.
+  Value seqI64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), seq);
+  Value seqTensor = tensor::SplatOp::create(b, loc, startType, seqI64,
+                                            ValueRange{batch});
+  Value kvLength = arith::AddIOp::create(b, loc, start, seqTensor);
+  auto scalarType = RankedTensorType::get({}, b.getI64Type());
+  Value maxStart = ReduceOp::create(
+      b, loc, scalarType, ReduceKindAttr::get(b.getContext(), ReduceKind::max),
+      start, b.getDenseI64ArrayAttr({0}), /*keep_dims=*/UnitAttr());
+  Value maxStartScalar = tensor::ExtractOp::create(b, loc, maxStart);
+  Value filled = arith::AddIOp::create(b, loc, maxStartScalar, seqI64);
+  Value filledIndex =
+      arith::IndexCastOp::create(b, loc, b.getIndexType(), filled);
+
+  // Positions.
+  SmallVector<tensor::GenerateOp> iotas;
+  fn.walk([&](tensor::GenerateOp gen) {
+    if (isIota(gen.getResult()) && gen.getDynamicExtents().size() == 1) {
+      Value extent = gen.getDynamicExtents()[0];
+      auto dim = extent.getDefiningOp<tensor::DimOp>();
+      std::optional<int64_t> idx = dim ? dim.getConstantIndex() : std::nullopt;
+      if (dim && dim.getSource() == tok && idx && *idx == 1)
+        iotas.push_back(gen);
+    }
+  });
+  for (tensor::GenerateOp iota : iotas)
+    if (failed(rewritePositionUses(iota.getResult(), positions, batch,
+                                   refusal)))
+      return failure();
+  refreshRopeTypes(fn);
+
+  // Attention layers.
+  SmallVector<AttentionOp> attentions;
+  fn.walk([&](AttentionOp a) { attentions.push_back(a); });
+  SmallVector<Value> newResults;
+  SmallVector<unsigned> cacheArgs;
+  for (auto [layer, attn] : llvm::enumerate(attentions)) {
+    OpBuilder ab(attn);
+    Location aloc = attn.getLoc();
+    SmallVector<Value> full;
+    SmallVector<Value, 2> keyValue = {attn.getKey(), attn.getValue()};
+    for (auto [kind, kv] : llvm::enumerate(keyValue)) {
+      auto kvType = cast<RankedTensorType>(kv.getType());
+      if (kvType.isDynamicDim(1) || kvType.isDynamicDim(3)) {
+        refusal = {attn, "key/value heads and head size must be static"};
+        return failure();
+      }
+      auto cacheType = RankedTensorType::get(
+          {ShapedType::kDynamic, kvType.getDimSize(1), ShapedType::kDynamic,
+           kvType.getDimSize(3)},
+          kvType.getElementType());
+      unsigned argIndex = fn.getNumArguments();
+      std::string name = (kind == 0 ? "cache.key." : "cache.value.") +
+                         std::to_string(layer);
+      SmallVector<NamedAttribute> attrs = {
+          b.getNamedAttr("ds.input", b.getStringAttr(name)),
+          b.getNamedAttr("ds.dim_names",
+                         b.getArrayAttr({b.getStringAttr("batch"),
+                                         b.getStringAttr(""),
+                                         b.getStringAttr("max_seq_len"),
+                                         b.getStringAttr("")})),
+          b.getNamedAttr(
+              "ds.cache",
+              b.getDictionaryAttr(
+                  {b.getNamedAttr("layer", b.getI64IntegerAttr(layer)),
+                   b.getNamedAttr("kind", b.getStringAttr(kind == 0
+                                                              ? "key"
+                                                              : "value"))}))};
+      if (failed(fn.insertArgument(argIndex, cacheType,
+                                   b.getDictionaryAttr(attrs), aloc)))
+        return failure();
+      cacheArgs.push_back(argIndex);
+      Value cache = entry.getArgument(argIndex);
+      Value appended =
+          KVCacheAppendOp::create(ab, aloc, cacheType, cache, kv, start);
+      newResults.push_back(appended);
+      auto readType = RankedTensorType::get(
+          {kvType.getDimSize(0), kvType.getDimSize(1), ShapedType::kDynamic,
+           kvType.getDimSize(3)},
+          kvType.getElementType());
+      Value castCache = appended;
+      if (!kvType.isDynamicDim(0)) {
+        SmallVector<int64_t> s(cacheType.getShape());
+        s[0] = kvType.getDimSize(0);
+        castCache = tensor::CastOp::create(ab, aloc, cacheType.clone(s),
+                                           appended);
+      }
+      full.push_back(
+          KVCacheReadOp::create(ab, aloc, readType, castCache, filledIndex));
+    }
+    auto newAttn = AttentionOp::create(
+        ab, aloc, attn.getResult().getType(), attn.getQuery(), full[0],
+        full[1], /*mask=*/Value(), kvLength, attn.getScaleAttr(),
+        attn.getCausalAttr(), attn.getTileAttr());
+    attn.getResult().replaceAllUsesWith(newAttn.getResult());
+    attn->erase();
+  }
+
+  // Results: logits, then each cache's new value tied to its argument.
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  SmallVector<Value> results(ret.getOperands());
+  results.append(newResults);
+  OpBuilder rb(ret);
+  func::ReturnOp::create(rb, ret.getLoc(), results);
+  ret->erase();
+  SmallVector<Type> resultTypes;
+  for (Value v : results)
+    resultTypes.push_back(v.getType());
+  SmallVector<DictionaryAttr> resultAttrs;
+  for (unsigned i = 0; i < results.size(); ++i) {
+    if (i == 0) {
+      resultAttrs.push_back(fn.getResultAttrDict(0)
+                                ? fn.getResultAttrDict(0)
+                                : DictionaryAttr::get(ctx));
+      continue;
+    }
+    resultAttrs.push_back(b.getDictionaryAttr({b.getNamedAttr(
+        "ds.cache_result",
+        fn.getArgAttrOfType<StringAttr>(cacheArgs[i - 1], "ds.input"))}));
+  }
+  fn.setFunctionType(
+      FunctionType::get(ctx, fn.getArgumentTypes(), resultTypes));
+  fn.setAllResultAttrs(resultAttrs);
+  return success();
+}
+
+/// Pins the token input of @decode to one token per sequence.
+static void specializeDecode(func::FuncOp decode, unsigned tokensIndex) {
+  BlockArgument tok = decode.getArgument(tokensIndex);
+  auto type = cast<RankedTensorType>(tok.getType());
+  auto one = RankedTensorType::get({type.getDimSize(0), 1},
+                                   type.getElementType());
+  OpBuilder b = OpBuilder::atBlockBegin(&decode.getBody().front());
+  tok.setType(one);
+  auto cast = tensor::CastOp::create(b, decode.getLoc(), type, tok);
+  tok.replaceAllUsesExcept(cast.getResult(), cast);
+  decode.setFunctionType(FunctionType::get(
+      decode.getContext(), decode.getBody().front().getArgumentTypes(),
+      decode.getResultTypes()));
+}
+
+namespace {
+
 struct InsertKVCachePass : ds::impl::DSInsertKVCacheBase<InsertKVCachePass> {
   using Base::Base;
-  void runOnOperation() override {}
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Builder b(module.getContext());
+    auto record = [&](StringRef status) {
+      module->setAttr("ds.kv_cache", b.getStringAttr(status));
+    };
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    Refusal refusal;
+    if (!forward || forward.isExternal()) {
+      refusal = {module, "no @forward function"};
+      return fail(refusal, record);
+    }
+    if (module.lookupSymbol("prefill") || module.lookupSymbol("decode")) {
+      refusal = {module, "@prefill or @decode already exists"};
+      return fail(refusal, record);
+    }
+    FailureOr<BlockArgument> tokens = findTokens(forward, refusal);
+    if (failed(tokens))
+      return fail(refusal, record);
+
+    // Work on a copy: @forward stays as the full-recompute entry point.
+    OpBuilder mb(module.getContext());
+    mb.setInsertionPointAfter(forward);
+    auto prefill = cast<func::FuncOp>(mb.clone(*forward));
+    prefill.setSymName("prefill");
+    BlockArgument tok = prefill.getArgument(tokens->getArgNumber());
+    OpBuilder fb = OpBuilder::atBlockBegin(&prefill.getBody().front());
+    Value seqLength = tensor::DimOp::create(fb, prefill.getLoc(), tok, 1);
+    // Uses of the sequence length all read the same value.
+    prefill.walk([&](tensor::DimOp d) {
+      std::optional<int64_t> idx = d.getConstantIndex();
+      if (d.getResult() != seqLength && d.getSource() == tok && idx &&
+          *idx == 1)
+        d.getResult().replaceAllUsesWith(seqLength);
+    });
+    replaceAttentionMaskByOnes(prefill);
+    // Fold what the all-ones mask makes constant and drop what fusion left
+    // dead (mask subgraphs) before checking.
+    {
+      MLIRContext *ctx = module.getContext();
+      RewritePatternSet patterns(ctx);
+      for (Dialect *dialect : ctx->getLoadedDialects())
+        dialect->getCanonicalizationPatterns(patterns);
+      for (RegisteredOperationName op : ctx->getRegisteredOperations())
+        op.getCanonicalizationPatterns(patterns, ctx);
+      (void)applyPatternsGreedily(prefill, std::move(patterns));
+      // Padding masks computed from the all-ones mask keep every key.
+      prefill.walk([&](AttentionOp a) {
+        if (Value m = a.getMask(); m && isAllTrue(m))
+          a.getMaskMutable().clear();
+      });
+      IRRewriter rewriter(ctx);
+      (void)runRegionDCE(rewriter, prefill->getRegions());
+    }
+    KVCacheRewriter rewriter{module, prefill, tok, seqLength};
+    // Diagnostics point into the copy: report before erasing it.
+    if (std::optional<Refusal> r = rewriter.analyze()) {
+      fail(*r, record);
+      prefill->erase();
+      return;
+    }
+    if (failed(rewriter.build(prefill, refusal))) {
+      fail(refusal, record);
+      prefill->erase();
+      return;
+    }
+    // Input names: the attention mask is gone from the interface.
+    for (int i = prefill.getNumArguments() - 1; i >= 0; --i) {
+      auto name = prefill.getArgAttrOfType<StringAttr>(i, "ds.input");
+      if (name && name.getValue() == "attention_mask") {
+        BlockArgument arg = prefill.getArgument(i);
+        if (!arg.use_empty()) {
+          // tensor.dim of the mask survived; read the tokens' instead.
+          for (OpOperand &use : llvm::make_early_inc_range(arg.getUses())) {
+            auto d = dyn_cast<tensor::DimOp>(use.getOwner());
+            if (!d) {
+              refusal = {use.getOwner(), "attention_mask is used other than "
+                                         "for masking attention"};
+              fail(refusal, record);
+              prefill->erase();
+              return;
+            }
+            use.set(tok);
+          }
+        }
+        (void)prefill.eraseArgument(i);
+      }
+    }
+    mb.setInsertionPointAfter(prefill);
+    auto decode = cast<func::FuncOp>(mb.clone(*prefill));
+    decode.setSymName("decode");
+    specializeDecode(decode, tok.getArgNumber());
+    record("ok");
+  }
+
+  void fail(const Refusal &r, llvm::function_ref<void(StringRef)> record) {
+    Operation *op = r.op ? r.op : getOperation().getOperation();
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    os << "cannot derive a KV-cached decoder: ";
+    if (r.op && r.op != getOperation().getOperation() &&
+        !isa<func::FuncOp>(r.op))
+      os << "'" << r.op->getName() << "' ";
+    os << r.reason;
+    if (required) {
+      op->emitError() << message;
+      return signalPassFailure();
+    }
+    record(message);
+  }
 };
+
 } // namespace
