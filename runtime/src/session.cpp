@@ -111,6 +111,40 @@ void copyStrided(uint8_t *out, const uint8_t *base, int64_t offset,
     }
   }
 }
+/// One result's memref descriptor from the result block (docs/Artifact.md),
+/// advancing `words` past it.
+struct ResultDescriptor {
+  void *allocated = nullptr;
+  void *aligned = nullptr;
+  int64_t offset = 0;
+  std::vector<int64_t> shape;
+  const int64_t *strides = nullptr;
+};
+
+ResultDescriptor readDescriptor(const int64_t *&words, size_t rank) {
+  ResultDescriptor d;
+  std::memcpy(&d.allocated, &words[0], sizeof(void *));
+  std::memcpy(&d.aligned, &words[1], sizeof(void *));
+  d.offset = words[2];
+  d.shape.assign(words + 3, words + 3 + rank);
+  d.strides = words + 3 + rank;
+  words += 3 + 2 * rank;
+  return d;
+}
+
+/// Whether a result's buffer is the code's to give away: not one of the
+/// caller's buffers (`aliasedWhat` names them) and not static data of the
+/// loaded object. Returns an error otherwise.
+Status checkOwnedByCode(const void *allocated, const std::string &what,
+                        const std::set<const void *> &callerBuffers,
+                        const char *aliasedWhat) {
+  if (allocated && callerBuffers.count(allocated))
+    return makeError() << what << " aliases " << aliasedWhat;
+  if (allocated && isInsideLoadedObject(allocated))
+    return makeError() << what
+                       << " points into static data, not a malloc'ed buffer";
+  return Status::success();
+}
 } // namespace
 
 Status ds::runtime::checkInputs(const EntryPointSpec &entry,
@@ -308,23 +342,13 @@ Status Session::Impl::runPrepare() {
   for (const TensorSpec &spec : entry->results) {
     size_t rank = spec.shape.size();
     std::string what = "result '" + spec.name + "'";
-    void *allocated, *aligned;
-    std::memcpy(&allocated, &words[0], sizeof(void *));
-    std::memcpy(&aligned, &words[1], sizeof(void *));
-    int64_t offset = words[2];
-    std::vector<int64_t> shape(words + 3, words + 3 + rank);
-    const int64_t *strides = words + 3 + rank;
-    words += 3 + 2 * rank;
-    if (allocated && argumentPointers.count(allocated)) {
+    auto [allocated, aligned, offset, shape, strides] =
+        readDescriptor(words, rank);
+    if (Status owned = checkOwnedByCode(allocated, what, argumentPointers,
+                                        "a weight");
+        owned.failed()) {
       if (status.succeeded())
-        status = makeError() << what << " aliases a weight";
-      continue;
-    }
-    if (allocated && isInsideLoadedObject(allocated)) {
-      if (status.succeeded())
-        status = makeError() << what
-                             << " points into static data, not a malloc'ed "
-                                "buffer";
+        status = std::move(owned);
       continue;
     }
     if (allocated)
@@ -480,25 +504,15 @@ Session::Impl::readResults(const EntryPointSpec &entry,
   for (const TensorSpec &spec : entry.results) {
     size_t rank = spec.shape.size();
     std::string what = "result '" + spec.name + "'";
-    void *allocated, *aligned;
-    std::memcpy(&allocated, &words[0], sizeof(void *));
-    std::memcpy(&aligned, &words[1], sizeof(void *));
-    int64_t offset = words[2];
-    std::vector<int64_t> shape(words + 3, words + 3 + rank);
-    const int64_t *strides = words + 3 + rank;
-    words += 3 + 2 * rank;
+    auto [allocated, aligned, offset, shape, strides] =
+        readDescriptor(words, rank);
     // Release every distinct buffer once, even after an error, but never one
     // the caller owns.
-    if (allocated && argumentPointers.count(allocated)) {
+    if (Status owned = checkOwnedByCode(allocated, what, argumentPointers,
+                                        "an argument buffer");
+        owned.failed()) {
       if (status.succeeded())
-        status = makeError() << what << " aliases an argument buffer";
-      continue;
-    }
-    if (allocated && isInsideLoadedObject(allocated)) {
-      if (status.succeeded())
-        status = makeError() << what
-                             << " points into static data, not a malloc'ed "
-                                "buffer";
+        status = std::move(owned);
       continue;
     }
     if (allocated)
