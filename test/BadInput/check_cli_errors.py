@@ -63,6 +63,8 @@ def main():
                                             "--cuda-arch=sm_70"]),
                        ("cuda not yet", [*out, "--target=cuda"]),
                        ("fp16 not yet", [*out, "--precision=fp16"]),
+                       ("bad --kv-cache", [*out, "--kv-cache=maybe"]),
+                       ("kv-cache on a non-decoder", [*out, "--kv-cache=on"]),
                        ("no -o", [])]:
         total += 1
         ok += check(f"ds-compile {name}", [ds_compile, good, *args])

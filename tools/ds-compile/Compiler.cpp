@@ -369,6 +369,18 @@ bool ::ds::runCompiler(const CompileOptions &options) {
     diags.error("no output: pass -o OUT.dsa (or --compile-to=<phase>)");
     return false;
   }
+  mlir::ds::PipelineConfig config;
+  config.fusionRemarks = options.fusionRemarks;
+  if (options.kvCache == "on")
+    config.kvCache = mlir::ds::KVCacheMode::On;
+  else if (options.kvCache == "off")
+    config.kvCache = mlir::ds::KVCacheMode::Off;
+  else if (options.kvCache != "auto") {
+    diags.error("--kv-cache must be auto, on or off, got '" +
+                options.kvCache + "'");
+    return false;
+  }
+
   mlir::ds::ImportOptions importOptions;
   importOptions.symbolicInputs = options.symbolicInputs;
   if (!parseShapeFlags(options.shapes, importOptions, diags))
@@ -384,18 +396,6 @@ bool ::ds::runCompiler(const CompileOptions &options) {
     diags.error("the importer produced no @forward function");
     return false;
   }
-  mlir::ds::PipelineConfig config;
-  config.fusionRemarks = options.fusionRemarks;
-  if (options.kvCache == "on")
-    config.kvCache = mlir::ds::KVCacheMode::On;
-  else if (options.kvCache == "off")
-    config.kvCache = mlir::ds::KVCacheMode::Off;
-  else if (options.kvCache != "auto") {
-    diags.error("--kv-cache must be auto, on or off, got '" +
-                options.kvCache + "'");
-    return false;
-  }
-
   llvm::json::Object stats;
   int64_t weightBytes = 0;
   for (const mlir::ds::WeightInfo &w : imported->weights)
