@@ -15,3 +15,6 @@ build/bin/ds-compile "$MODEL/model.onnx" -o build/demo/gpt2.dsa --print-stats
 echo "== ds-run build/demo/gpt2.dsa --input input_ids=$MODEL/case0/input_ids.npy"
 build/bin/ds-run build/demo/gpt2.dsa \
   --input "input_ids=$MODEL/case0/input_ids.npy"
+echo "== ds-run build/demo/gpt2.dsa --generate --prompt 1,2,3 --prompt 4,5 --max-new-tokens 16"
+build/bin/ds-run build/demo/gpt2.dsa --generate --prompt 1,2,3 --prompt 4,5 \
+  --max-new-tokens 16
