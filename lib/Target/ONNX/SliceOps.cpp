@@ -199,10 +199,23 @@ static LogicalResult importConcat(NodeImporter &n) {
         0, n.graph.constantValue(DenseElementsAttr::get(type, elems),
                                  first.dtype));
   }
+  // Inputs empty along the axis add nothing (and tensor.concat would
+  // insert them at an offset equal to the size, which the slice verifier
+  // rejects as out of bounds).
   SmallVector<Value> values;
   for (unsigned i : idx)
-    values.push_back(n.tensor(i));
-  Value r = tensor::ConcatOp::create(n.b, n.loc, *axis, values);
+    if (getConstantIntValue(n.input(i).dims[*axis]) != 0)
+      values.push_back(n.tensor(i));
+  if (values.empty())
+    return n.setOutput(0,
+                       n.graph.emptyTensor(dims, first.elementType(), n.loc),
+                       first.dtype, dims);
+  Value r = values.size() == 1
+                ? values.front()
+                : tensor::ConcatOp::create(n.b, n.loc, *axis, values)
+                      .getResult();
+  if (values.size() == 1 && r.getType() != type)
+    r = tensor::CastOp::create(n.b, n.loc, type, r);
   return n.setOutput(0, r, first.dtype, dims);
 }
 
