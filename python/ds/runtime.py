@@ -34,7 +34,9 @@ class _GenerationOptions(ctypes.Structure):
                 ("temperature", ctypes.c_double),
                 ("top_k", ctypes.c_int64),
                 ("top_p", ctypes.c_double),
-                ("seed", ctypes.c_uint64)]
+                ("seed", ctypes.c_uint64),
+                ("eos_token_ids", ctypes.POINTER(ctypes.c_int64)),
+                ("num_eos_token_ids", ctypes.c_size_t)]
 
 
 _lib = None
@@ -83,6 +85,13 @@ def _library():
             ctypes.POINTER(ctypes.c_size_t)]
         _lib = lib
     return _lib
+
+
+def _token_id(value):
+    """An integer token id (bools and floats are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(value)
+    return int(value)
 
 
 def _check(status):
@@ -168,13 +177,17 @@ class Session:
         return results
 
     def generate(self, prompts, max_new_tokens=16, max_seq_len=0,
-                 temperature=0.0, top_k=0, top_p=1.0, seed=0):
-        """Generates `max_new_tokens` tokens after each prompt (a list of
-        token-id lists) with the artifact's prefill/decode entry points and
-        returns the generated ids (not the prompts), one list per prompt.
-        temperature 0 is greedy; top_k 0 and top_p 1 turn the filters off;
-        max_seq_len 0 sizes the KV cache for longest prompt +
-        max_new_tokens. Timing of the call is in `last_generation_timing`
+                 temperature=0.0, top_k=0, top_p=1.0, seed=0,
+                 eos_token_ids=None):
+        """Generates up to `max_new_tokens` tokens after each prompt (a list
+        of token-id lists) with the artifact's prefill/decode entry points
+        and returns the generated ids (not the prompts), one list per
+        prompt. temperature 0 is greedy; top_k 0 and top_p 1 turn the
+        filters off; max_seq_len 0 sizes the KV cache for longest prompt +
+        max_new_tokens. `eos_token_ids` (one id or a list of ids) stops a
+        sequence right after it emits one of them: that id ends its list,
+        and generation ends once every sequence has stopped. Timing of the
+        call is in `last_generation_timing`
         ({"ttft_ms": .., "decode_ms": [..]})."""
         lib = _library()
         if isinstance(prompts, np.ndarray):
@@ -188,6 +201,21 @@ class Session:
             if any(t < -2**63 or t >= 2**63 for t in row):
                 raise DSError("token id out of the int64 range")
             rows.append((ctypes.c_int64 * max(len(row), 1))(*row))
+        if eos_token_ids is None:
+            eos = []
+        else:
+            if isinstance(eos_token_ids, np.ndarray):
+                eos_token_ids = eos_token_ids.tolist()
+            if isinstance(eos_token_ids, (int, np.integer)):
+                eos_token_ids = [eos_token_ids]
+            try:
+                eos = [_token_id(t) for t in eos_token_ids]
+            except (TypeError, ValueError, OverflowError):
+                raise DSError("eos_token_ids must be an integer token id or "
+                              "a list of them")
+            if any(t < -2**63 or t >= 2**63 for t in eos):
+                raise DSError("eos token id out of the int64 range")
+        eos_array = (ctypes.c_int64 * max(len(eos), 1))(*eos)
         lengths = (ctypes.c_size_t * max(len(rows), 1))(
             *[len(p) for p in prompts])
         pointers = (ctypes.POINTER(ctypes.c_int64) * max(len(rows), 1))(
@@ -203,6 +231,9 @@ class Session:
             options.seed = int(seed)
         except (TypeError, ValueError, OverflowError) as e:
             raise DSError(f"bad generation option: {e}")
+        options.eos_token_ids = ctypes.cast(eos_array,
+                                            ctypes.POINTER(ctypes.c_int64))
+        options.num_eos_token_ids = len(eos)
         _check(lib.ds_session_generate(self._handle, pointers, lengths,
                                        len(rows), ctypes.byref(options)))
         results = []

@@ -327,6 +327,8 @@ void ds_generation_options_init(ds_generation_options_t *options) {
   options->top_k = defaults.topK;
   options->top_p = defaults.topP;
   options->seed = defaults.seed;
+  options->eos_token_ids = nullptr;
+  options->num_eos_token_ids = 0;
 }
 
 ds_status_t ds_session_generate(ds_session_t *session,
@@ -355,6 +357,16 @@ ds_status_t ds_session_generate(ds_session_t *session,
       config.topK = options->top_k;
       config.topP = options->top_p;
       config.seed = options->seed;
+      if (options->num_eos_token_ids > 0) {
+        if (!options->eos_token_ids)
+          return fail(DS_ERROR_INVALID_ARGUMENT,
+                      "ds_session_generate: eos_token_ids is null but "
+                      "num_eos_token_ids is " +
+                          std::to_string(options->num_eos_token_ids));
+        config.eosTokenIds.assign(options->eos_token_ids,
+                                  options->eos_token_ids +
+                                      options->num_eos_token_ids);
+      }
     }
     if (Status status = session->session->checkGeneration(sequences, config);
         status.failed())

@@ -103,3 +103,8 @@ int64_t ds::runtime::detail::sampleToken(const std::vector<double> &logits,
   }
   return order[weights.size() - 1];
 }
+
+void ds::runtime::detail::skipToken(const SamplingParams &params, Rng &rng) {
+  if (params.temperature != 0)
+    (void)rng.uniform();
+}

@@ -48,6 +48,12 @@ int64_t argmax(const std::vector<double> &logits);
 int64_t sampleToken(const std::vector<double> &logits,
                     const SamplingParams &params, Rng &rng);
 
+/// Consumes from `rng` exactly what `sampleToken` with `params` would (one
+/// draw unless the temperature is 0) without picking anything: what a
+/// sequence that has stopped does, so that the others draw what they would
+/// have drawn had it kept going.
+void skipToken(const SamplingParams &params, Rng &rng);
+
 } // namespace ds::runtime::detail
 
 #endif // DS_RUNTIME_SRC_SAMPLER_H

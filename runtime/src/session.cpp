@@ -664,6 +664,12 @@ Session::checkGeneration(const std::vector<std::vector<int64_t>> &prompts,
   if (!(options.topP > 0 && options.topP <= 1))
     return makeError() << "top_p must be in (0, 1] (1: off), got "
                        << options.topP;
+  for (size_t i = 0; i < options.eosTokenIds.size(); ++i)
+    if (options.eosTokenIds[i] < 0 ||
+        options.eosTokenIds[i] >= generation.vocabSize)
+      return makeError() << "eos_token_ids[" << i << "] is "
+                         << options.eosTokenIds[i] << ", outside [0, "
+                         << generation.vocabSize << ") (the vocabulary)";
   int64_t needed;
   if (__builtin_add_overflow(shapes.longest, options.maxNewTokens, &needed))
     return makeError() << "max_new_tokens " << options.maxNewTokens
@@ -750,19 +756,38 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
       return makeError() << "cannot allocate KV cache '" << cache.argument
                          << "' " << dtypeName(spec.dtype)
                          << formatShape(shape) << " (" << bytes << " bytes)";
-    cacheBlocks.emplace_back(block, std::free);
+    cacheBlocks.emplace_back(block, [](void *p) { std::free(p); });
     caches.push_back({spec.dtype, shape, block, bytes});
   }
 
   SamplingParams params{options.temperature, options.topK, options.topP};
   Rng rng(options.seed);
   std::vector<double> row(size_t(vocab), 0.0);
-  // Samples row `b`'s next token from logits [batch, seq, vocab] at `s`.
-  auto sampleRow = [&](const Tensor &logits, int64_t s) {
+  // Rows that emitted an end-of-sequence token. They keep being fed (their
+  // last token at the next position: batch rows are independent, so this
+  // changes nothing for the others) but their samples are skipped, with the
+  // draws they would have taken, so that every other row samples what it
+  // would have without the end-of-sequence ids.
+  std::vector<char> stopped(size_t(batch), 0);
+  int64_t running = batch;
+  auto emit = [&](int64_t b, int64_t token) {
+    result->tokens[b].push_back(token);
+    if (std::find(options.eosTokenIds.begin(), options.eosTokenIds.end(),
+                  token) != options.eosTokenIds.end()) {
+      stopped[b] = 1;
+      --running;
+    }
+  };
+  // Samples the next token of every running row from logits
+  // [batch, seq, vocab] at `s`.
+  auto sampleRows = [&](const Tensor &logits, int64_t s) {
     int64_t seq = logits.shape[1];
     size_t elemSize = elementSize(logits.dtype);
-    std::vector<int64_t> next(static_cast<size_t>(batch));
     for (int64_t b = 0; b < batch; ++b) {
+      if (stopped[b]) {
+        skipToken(params, rng);
+        continue;
+      }
       const uint8_t *base =
           logits.data.data() + size_t((b * seq + s) * vocab) * elemSize;
       if (logits.dtype == DType::F32) {
@@ -773,9 +798,8 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
         for (int64_t v = 0; v < vocab; ++v)
           row[v] = elementToDouble(logits.dtype, base + v * elemSize);
       }
-      next[b] = sampleToken(row, params, rng);
+      emit(b, sampleToken(row, params, rng));
     }
-    return next;
   };
   auto checkLogits = [&](const Tensor &logits, int64_t seq,
                          const std::string &entry) -> Status {
@@ -830,17 +854,18 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
           prefillOut.data.data() + size_t((b * seq + s) * vocab) * elemSize;
       for (int64_t v = 0; v < vocab; ++v)
         row[v] = elementToDouble(prefillOut.dtype, base + v * elemSize);
-      result->tokens[b].push_back(sampleToken(row, params, rng));
+      emit(b, sampleToken(row, params, rng));
     }
   }
   result->prefillMs = milliseconds(start);
 
   // Decode: each row's last token at the position after its sequence so
-  // far (the number of its tokens already in the cache).
+  // far (the number of its tokens already in the cache), until every row
+  // has maxNewTokens tokens or has stopped.
   tokens.shape = {batch, 1};
   tokens.data.assign(size_t(batch) * 8, 0);
   tokenData = reinterpret_cast<int64_t *>(tokens.data.data());
-  for (int64_t step = 1; step < options.maxNewTokens; ++step) {
+  for (int64_t step = 1; step < options.maxNewTokens && running > 0; ++step) {
     start = std::chrono::steady_clock::now();
     int64_t maxPosition = 0;
     for (int64_t b = 0; b < batch; ++b) {
@@ -856,9 +881,7 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
     const Tensor &logits = (*outputs)[decodeLogits];
     if (Status status = checkLogits(logits, 1, decode.name); status.failed())
       return status;
-    std::vector<int64_t> next = sampleRow(logits, 0);
-    for (int64_t b = 0; b < batch; ++b)
-      result->tokens[b].push_back(next[b]);
+    sampleRows(logits, 0);
     result->decodeMs.push_back(milliseconds(start));
     result->decodePositions.push_back(maxPosition);
   }

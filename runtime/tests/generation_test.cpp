@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -47,6 +48,17 @@ std::vector<int64_t> referenceGreedy(std::vector<int64_t> sequence,
     sequence.push_back(generated.back());
   }
   return generated;
+}
+
+/// `tokens` cut after the first of `eos` (all of it when there is none).
+std::vector<int64_t> cutAtEos(std::vector<int64_t> tokens,
+                              const std::vector<int64_t> &eos) {
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (std::find(eos.begin(), eos.end(), tokens[i]) != eos.end()) {
+      tokens.resize(i + 1);
+      break;
+    }
+  return tokens;
 }
 
 TensorSpec cache(const std::string &name) {
@@ -300,6 +312,116 @@ TEST(Generation, SamplingIsSeededAndFiltersApply) {
   EXPECT_TRUE(sawSecond);
 }
 
+TEST(Generation, EosStopsEachSequenceAsIfAlone) {
+  TempDir dir;
+  std::unique_ptr<Session> session = openDecoder(dir);
+  ASSERT_TRUE(session);
+  std::vector<std::vector<int64_t>> prompts = {
+      {3}, {5, 1, 4, 1, 5, 9}, {2, 7, 1}, {1, 2}};
+  const int64_t n = 12;
+  // Pick stop tokens from the sequences themselves: row 1's 4th token and
+  // row 3's 2nd token, so that rows stop at different steps.
+  std::vector<std::vector<int64_t>> full;
+  for (const auto &prompt : prompts)
+    full.push_back(referenceGreedy(prompt, n));
+  std::vector<int64_t> eos = {full[1][3], full[3][1]};
+  GenerationOptions options = greedy(n);
+  options.eosTokenIds = eos;
+  GenerationResult batched;
+  Status status = session->generate(prompts, options, &batched);
+  ASSERT_TRUE(status.succeeded()) << status.message();
+  ASSERT_EQ(batched.tokens.size(), prompts.size());
+  size_t stoppedEarly = 0;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    SCOPED_TRACE(b);
+    std::vector<int64_t> want = cutAtEos(full[b], eos);
+    EXPECT_EQ(batched.tokens[b], want);
+    stoppedEarly += want.size() < size_t(n);
+    // The stop token is the last one and appears nowhere before it.
+    if (batched.tokens[b].size() < size_t(n)) {
+      EXPECT_NE(std::find(eos.begin(), eos.end(), batched.tokens[b].back()),
+                eos.end());
+    }
+    // Exactly what the prompt generates alone.
+    GenerationResult alone;
+    ASSERT_TRUE(session->generate({prompts[b]}, options, &alone).succeeded());
+    EXPECT_EQ(alone.tokens[0], batched.tokens[b]);
+  }
+  EXPECT_GE(stoppedEarly, 2u);
+  EXPECT_LE(batched.tokens[1].size(), 4u);
+  EXPECT_LE(batched.tokens[3].size(), 2u);
+
+  // No stop token among them: every row runs to max_new_tokens.
+  GenerationOptions none = greedy(n);
+  none.eosTokenIds = {};
+  GenerationResult all;
+  ASSERT_TRUE(session->generate(prompts, none, &all).succeeded());
+  EXPECT_EQ(all.tokens, full);
+  EXPECT_EQ(all.decodeMs.size(), size_t(n - 1));
+}
+
+TEST(Generation, EosEndsTheLoopWhenEveryRowStopped) {
+  TempDir dir;
+  std::unique_ptr<Session> session = openDecoder(dir);
+  ASSERT_TRUE(session);
+  // [1, 2] generates 1, 8, 4, ...; [3, 4] generates its own tokens.
+  std::vector<int64_t> a = referenceGreedy({1, 2}, 10);
+  std::vector<int64_t> b = referenceGreedy({3, 4}, 10);
+  ASSERT_EQ(a[2], 4);
+  // Stop on row 0's 3rd token and row 1's 2nd: the decode loop runs until
+  // the later one (2 steps), not to max_new_tokens.
+  GenerationOptions options = greedy(10);
+  options.eosTokenIds = {a[2], b[1]};
+  std::vector<int64_t> wantA = cutAtEos(a, options.eosTokenIds);
+  std::vector<int64_t> wantB = cutAtEos(b, options.eosTokenIds);
+  GenerationResult result;
+  ASSERT_TRUE(
+      session->generate({{1, 2}, {3, 4}}, options, &result).succeeded());
+  EXPECT_EQ(result.tokens[0], wantA);
+  EXPECT_EQ(result.tokens[1], wantB);
+  size_t longest = std::max(wantA.size(), wantB.size());
+  ASSERT_LT(longest, 10u);
+  EXPECT_EQ(result.decodeMs.size(), longest - 1);
+  EXPECT_EQ(result.decodePositions.size(), longest - 1);
+
+  // The very first token stops it: prefill only, one token.
+  options.eosTokenIds = {a[0]};
+  ASSERT_TRUE(session->generate({{1, 2}}, options, &result).succeeded());
+  EXPECT_EQ(result.tokens[0], (std::vector<int64_t>{a[0]}));
+  EXPECT_TRUE(result.decodeMs.empty());
+  // A stop token the sequence never emits changes nothing.
+  std::vector<int64_t> unused;
+  for (int64_t t = 0; t < kVocab && unused.empty(); ++t)
+    if (std::find(a.begin(), a.end(), t) == a.end())
+      unused.push_back(t);
+  ASSERT_FALSE(unused.empty());
+  options.eosTokenIds = unused;
+  ASSERT_TRUE(session->generate({{1, 2}}, options, &result).succeeded());
+  EXPECT_EQ(result.tokens[0], a);
+}
+
+TEST(Generation, EosWithSamplingOnlyCutsTheSampledSequences) {
+  TempDir dir;
+  std::unique_ptr<Session> session = openDecoder(dir);
+  ASSERT_TRUE(session);
+  std::vector<std::vector<int64_t>> prompts = {{1, 2}, {3, 4, 5}, {6}};
+  GenerationOptions options = greedy(24);
+  options.temperature = 1.5;
+  options.seed = 42;
+  GenerationResult uncut;
+  ASSERT_TRUE(session->generate(prompts, options, &uncut).succeeded());
+  // Stop on the token row 0 samples 3rd: rows that stop keep drawing what
+  // they would have, so the others sample exactly the same tokens.
+  options.eosTokenIds = {uncut.tokens[0][2]};
+  GenerationResult cut;
+  ASSERT_TRUE(session->generate(prompts, options, &cut).succeeded());
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    SCOPED_TRACE(b);
+    EXPECT_EQ(cut.tokens[b], cutAtEos(uncut.tokens[b], options.eosTokenIds));
+  }
+  EXPECT_LE(cut.tokens[0].size(), 3u);
+}
+
 TEST(Generation, ValidationErrors) {
   TempDir dir;
   std::unique_ptr<Session> session = openDecoder(dir);
@@ -334,6 +456,13 @@ TEST(Generation, ValidationErrors) {
   options = greedy(4);
   options.topK = -1;
   expect({{1}}, options, "top_k must be >= 0 (0: off), got -1");
+  options = greedy(4);
+  options.eosTokenIds = {3, 16};
+  expect({{1}}, options,
+         "eos_token_ids[1] is 16, outside [0, 16) (the vocabulary)");
+  options.eosTokenIds = {-1};
+  expect({{1}}, options,
+         "eos_token_ids[0] is -1, outside [0, 16) (the vocabulary)");
   options = greedy(4);
   options.topP = 0;
   expect({{1}}, options, "top_p must be in (0, 1] (1: off), got 0");
@@ -457,6 +586,39 @@ TEST(Generation, CApi) {
   EXPECT_GE(prefillMs, 0);
   EXPECT_EQ(steps, 4u);
   ASSERT_NE(decodeMs, nullptr);
+  // End-of-sequence ids: the defaults have none; each row stops after
+  // its first one.
+  EXPECT_EQ(options.eos_token_ids, nullptr);
+  EXPECT_EQ(options.num_eos_token_ids, 0u);
+  std::vector<int64_t> firstFull = referenceGreedy({1, 2}, 5);
+  int64_t eos[] = {firstFull[1]};
+  options.eos_token_ids = eos;
+  options.num_eos_token_ids = 1;
+  ASSERT_EQ(ds_session_generate(session, prompts, lengths, 2, &options), DS_OK)
+      << ds_last_error();
+  for (size_t b = 0; b < 2; ++b) {
+    ASSERT_EQ(ds_session_generated_tokens(session, b, &tokens, &count), DS_OK);
+    std::vector<int64_t> prompt(prompts[b], prompts[b] + lengths[b]);
+    EXPECT_EQ(std::vector<int64_t>(tokens, tokens + count),
+              cutAtEos(referenceGreedy(prompt, 5), {eos[0]}));
+  }
+  ASSERT_EQ(ds_session_generated_tokens(session, 0, &tokens, &count), DS_OK);
+  EXPECT_LE(count, 2u);
+  int64_t badEos[] = {16};
+  options.eos_token_ids = badEos;
+  EXPECT_EQ(ds_session_generate(session, prompts, lengths, 2, &options),
+            DS_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(ds_last_error())
+                .find("eos_token_ids[0] is 16, outside [0, 16)"),
+            std::string::npos)
+      << ds_last_error();
+  options.eos_token_ids = nullptr;
+  EXPECT_EQ(ds_session_generate(session, prompts, lengths, 2, &options),
+            DS_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(ds_last_error()).find("eos_token_ids is null"),
+            std::string::npos)
+      << ds_last_error();
+  options.num_eos_token_ids = 0;
   // NULL options: the defaults (16 new tokens).
   ASSERT_EQ(ds_session_generate(session, prompts, lengths, 1, nullptr), DS_OK);
   ASSERT_EQ(ds_session_generated_tokens(session, 0, &tokens, &count), DS_OK);
@@ -541,6 +703,22 @@ TEST_F(DsRunGenerate, PrintsGeneratedTokens) {
   EXPECT_EQ(out, first);
 }
 
+TEST_F(DsRunGenerate, EosStopsSequences) {
+  std::vector<int64_t> a = referenceGreedy({1, 2}, 8);
+  std::vector<int64_t> b = referenceGreedy({5, 1, 4, 1, 5, 9}, 8);
+  // Repeated and comma-separated --eos flags add up.
+  std::vector<int64_t> eos = {a[2], b[4], b[5]};
+  ASSERT_EQ(run("--generate --prompt 1,2 --prompt 5,1,4,1,5,9 "
+                "--max-new-tokens 8 --eos " +
+                std::to_string(eos[0]) + " --eos=" + std::to_string(eos[1]) +
+                "," + std::to_string(eos[2])),
+            0)
+      << err;
+  EXPECT_EQ(out, line(cutAtEos(a, eos)) + line(cutAtEos(b, eos)));
+  EXPECT_LT(cutAtEos(a, eos).size(), 8u);
+  EXPECT_NE(err.find("time to first token"), std::string::npos) << err;
+}
+
 TEST_F(DsRunGenerate, BenchJson) {
   std::string json = dir.file("bench.json");
   ASSERT_EQ(run("--generate --prompt 1,2,3 --max-new-tokens 5 --bench "
@@ -599,6 +777,14 @@ TEST_F(DsRunGenerate, FlagErrors) {
                 "the longest prompt (2 tokens) + max_new_tokens (4) = 6 "
                 "exceeds max_seq_len 5");
   expectFailure("--generate --prompt 1,16", "token 1 is 16, outside [0, 16)");
+  expectFailure("--generate --prompt 1 --eos 3 --eos 16",
+                "eos_token_ids[1] is 16, outside [0, 16) (the vocabulary)");
+  expectFailure("--generate --prompt 1 --eos -1",
+                "--eos expects comma-separated token ids >= 0, got '-1'");
+  expectFailure("--generate --prompt 1 --eos 2,,3",
+                "--eos expects comma-separated token ids >= 0, got '2,,3'");
+  expectFailure("--generate --prompt 1 --eos", "--eos expects a value");
+  expectFailure("--eos 2", "--eos needs --generate");
   expectFailure("--generate --prompt 1 --input x=y.npy",
                 "--input cannot be combined with --generate");
   expectFailure("--generate --prompt 1 --bench-json x.json",

@@ -8,8 +8,8 @@
 //        [--entry NAME] [--bench] [--bench-iters N]
 // ds-run OUT.dsa --generate --prompt 1,2,3 [--prompt ...] [--batch B]
 //        [--max-new-tokens N] [--max-seq-len L] [--temperature T]
-//        [--top-k K] [--top-p P] [--seed S] [--weights PATH]
-//        [--bench] [--bench-json FILE]
+//        [--top-k K] [--top-p P] [--seed S] [--eos ID[,ID...]]...
+//        [--weights PATH] [--bench] [--bench-json FILE]
 //
 // Runs one entry point (default `forward`) on .npy inputs. With --output-dir,
 // writes DIR/<output name>.npy for every output; otherwise prints one line
@@ -19,7 +19,8 @@
 //
 // With --generate, generates tokens after each prompt through the artifact's
 // prefill/decode entry points and prints one line per sequence on stdout:
-// the generated token ids, space-separated; time to first token and decode
+// the generated token ids, space-separated (a sequence that emits an --eos
+// id stops there, the id included); time to first token and decode
 // tokens/s go to stderr. --bench adds per-step decode statistics on stderr,
 // and --bench-json FILE writes {"ttft_ms", "decode_ms", "positions",
 // "batch"}.
@@ -80,12 +81,18 @@ static const char kUsage[] =
     "       ds-run OUT.dsa --generate --prompt ID,ID,... [--prompt ...]\n"
     "              [--batch B] [--max-new-tokens N] [--max-seq-len L]\n"
     "              [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
-    "              [--weights PATH] [--bench] [--bench-json FILE]\n";
+    "              [--eos ID[,ID...]]... [--weights PATH] [--bench]\n"
+    "              [--bench-json FILE]\n"
+    "\n"
+    "  --eos ID    end-of-sequence token id (repeatable, or comma-separated):\n"
+    "              a sequence stops right after emitting one (it is printed\n"
+    "              as its last token); generation ends when all have stopped\n";
 
 /// Flags that take a value and only make sense with --generate.
 static const char *const kGenerationFlags[] = {
-    "--prompt", "--max-new-tokens", "--batch", "--temperature", "--top-k",
-    "--top-p",  "--seed",           "--max-seq-len", "--bench-json"};
+    "--prompt", "--max-new-tokens", "--batch",      "--temperature",
+    "--top-k",  "--top-p",          "--seed",       "--max-seq-len",
+    "--eos",    "--bench-json"};
 
 /// Parses a decimal integer in [minimum, maximum]; `what` names the flag.
 static Expected<int64_t> parseInteger(const std::string &text,
@@ -119,8 +126,10 @@ static Expected<double> parseNumber(const std::string &text,
   return value;
 }
 
-/// Parses a prompt: comma-separated token ids >= 0.
-static Expected<std::vector<int64_t>> parsePrompt(const std::string &text) {
+/// Parses comma-separated token ids >= 0 (a --prompt or an --eos list);
+/// `flag` names the flag in errors.
+static Expected<std::vector<int64_t>> parseTokenIds(const std::string &text,
+                                                   const std::string &flag) {
   std::vector<int64_t> tokens;
   size_t start = 0;
   while (true) {
@@ -130,13 +139,13 @@ static Expected<std::vector<int64_t>> parsePrompt(const std::string &text) {
     if (item.empty() || item.size() > 19 ||
         !std::all_of(item.begin(), item.end(),
                      [](char c) { return c >= '0' && c <= '9'; }))
-      return makeError() << "--prompt expects comma-separated token ids >= 0, "
-                            "got '"
+      return makeError() << flag
+                         << " expects comma-separated token ids >= 0, got '"
                          << text << "'";
     errno = 0;
     long long value = std::strtoll(item.c_str(), nullptr, 10);
     if (errno == ERANGE)
-      return makeError() << "--prompt: token id " << item << " is too large";
+      return makeError() << flag << ": token id " << item << " is too large";
     tokens.push_back(value);
     if (comma == std::string::npos)
       break;
@@ -196,11 +205,15 @@ static Expected<Options> parseOptions(int argc, char **argv) {
         return text.status();
       options.generationFlags.push_back(flag);
       GenerationOptions &generation = options.generation;
-      if (flag == "--prompt") {
-        Expected<std::vector<int64_t>> prompt = parsePrompt(*text);
-        if (prompt.failed())
-          return prompt.status();
-        options.prompts.push_back(std::move(*prompt));
+      if (flag == "--prompt" || flag == "--eos") {
+        Expected<std::vector<int64_t>> ids = parseTokenIds(*text, flag);
+        if (ids.failed())
+          return ids.status();
+        if (flag == "--prompt")
+          options.prompts.push_back(std::move(*ids));
+        else
+          generation.eosTokenIds.insert(generation.eosTokenIds.end(),
+                                        ids->begin(), ids->end());
       } else if (flag == "--bench-json") {
         if (text->empty())
           return makeError() << "--bench-json expects a file name";
@@ -411,6 +424,11 @@ static Status runGeneration(const Options &options, Session &session) {
   double decodeTotal = 0;
   for (double ms : result.decodeMs)
     decodeTotal += ms;
+  // Tokens the decode steps produced (every row's but the first; rows that
+  // stopped on an --eos id produce none after it).
+  size_t decodeTokens = 0;
+  for (const std::vector<int64_t> &tokens : result.tokens)
+    decodeTokens += tokens.empty() ? 0 : tokens.size() - 1;
   char buffer[512];
   if (result.decodeMs.empty())
     std::snprintf(buffer, sizeof(buffer),
@@ -425,10 +443,8 @@ static Status runGeneration(const Options &options, Session &session) {
                   "ms/step)\n",
                   batch, (long long)options.generation.maxNewTokens,
                   result.prefillMs,
-                  decodeTotal > 0
-                      ? double(batch * result.decodeMs.size()) * 1000.0 /
-                            decodeTotal
-                      : 0.0,
+                  decodeTotal > 0 ? double(decodeTokens) * 1000.0 / decodeTotal
+                                  : 0.0,
                   result.decodeMs.size(),
                   decodeTotal / double(result.decodeMs.size()));
   std::cerr << buffer;

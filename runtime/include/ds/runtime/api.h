@@ -148,7 +148,7 @@ DS_API ds_status_t ds_session_get_output(const ds_session_t *session,
 /// ds_generation_options_init, which sets the defaults noted here.
 typedef struct ds_generation_options {
   /// Tokens to generate per sequence, >= 1 (default 16). Every sequence
-  /// gets exactly this many: there is no end-of-sequence handling yet.
+  /// gets this many unless it stops on an end-of-sequence token.
   int64_t max_new_tokens;
   /// KV cache capacity per sequence; 0 (default) means longest prompt +
   /// max_new_tokens.
@@ -161,6 +161,13 @@ typedef struct ds_generation_options {
   double top_p;
   /// Seeds the sampler (default 0); same seed, same tokens.
   uint64_t seed;
+  /// `num_eos_token_ids` end-of-sequence token ids, each in
+  /// [0, vocab_size) (default none: NULL, 0). A sequence stops right after
+  /// emitting one (it is the last token of its output); generation ends
+  /// when every sequence has stopped. The array is read during
+  /// ds_session_generate only.
+  const int64_t *eos_token_ids;
+  size_t num_eos_token_ids;
 } ds_generation_options_t;
 
 /// Fills `options` with the defaults. NULL is ignored.
@@ -168,9 +175,10 @@ DS_API void ds_generation_options_init(ds_generation_options_t *options);
 
 /// Generates tokens after `batch` prompts: prompt `i` is `prompt_lengths[i]`
 /// token ids at `prompts[i]`. `options` may be NULL (defaults). Bad prompts
-/// or options (empty prompts, token ids outside the vocabulary, lengths
-/// beyond max_seq_len, an artifact without prefill/decode entry points)
-/// give DS_ERROR_INVALID_ARGUMENT before any work; a failing entry point
+/// or options (empty prompts, token ids or end-of-sequence ids outside the
+/// vocabulary, lengths beyond max_seq_len, an artifact without
+/// prefill/decode entry points) give DS_ERROR_INVALID_ARGUMENT before any
+/// work; a failing entry point
 /// gives DS_ERROR_RUN. The results stay available through the accessors
 /// below until the next ds_session_generate or ds_session_destroy.
 DS_API ds_status_t ds_session_generate(ds_session_t *session,
@@ -188,7 +196,8 @@ DS_API ds_status_t ds_session_generated_tokens(const ds_session_t *session,
 
 /// Timing of the last successful ds_session_generate: time to first token
 /// (prefill + sampling) in ms, and the time of each decode step in ms
-/// (`*out_steps` = max_new_tokens - 1 of them). Any out pointer may be NULL.
+/// (`*out_steps` = max_new_tokens - 1 of them, fewer when every sequence
+/// stopped early). Any out pointer may be NULL.
 DS_API ds_status_t ds_session_generation_timing(const ds_session_t *session,
                                                 double *out_prefill_ms,
                                                 const double **out_decode_ms,

@@ -35,8 +35,8 @@ Status checkInputs(const EntryPointSpec &entry,
 
 /// Options of `Session::generate` (docs/Runtime.md, "Generation").
 struct GenerationOptions {
-  /// Tokens to generate per sequence (>= 1); every sequence gets exactly
-  /// this many (there is no end-of-sequence handling yet).
+  /// Tokens to generate per sequence (>= 1): every sequence gets exactly
+  /// this many unless it stops early on one of `eosTokenIds`.
   int64_t maxNewTokens = 16;
   /// KV cache capacity per sequence; 0 means longest prompt +
   /// maxNewTokens.
@@ -51,16 +51,25 @@ struct GenerationOptions {
   double topP = 1;
   /// Seeds the sampler's PRNG (xoshiro256**, seeded through splitmix64).
   uint64_t seed = 0;
+  /// End-of-sequence token ids, each in [0, vocab_size); empty means none.
+  /// A sequence stops right after emitting one of them (that token is the
+  /// last of its output), and generation ends once every sequence of the
+  /// batch has stopped. A stopped sequence does not perturb the others:
+  /// each output is the one generated without these ids, cut after its
+  /// first end-of-sequence token.
+  std::vector<int64_t> eosTokenIds;
 };
 
 /// What `Session::generate` produced.
 struct GenerationResult {
-  /// Per sequence, the generated token ids only (not the prompt).
+  /// Per sequence, the generated token ids only (not the prompt): at most
+  /// maxNewTokens, ending with the first end-of-sequence token if it
+  /// stopped early.
   std::vector<std::vector<int64_t>> tokens;
   /// Time to first token: the prefill call plus sampling, in ms.
   double prefillMs = 0;
-  /// Per decode step (maxNewTokens - 1 of them): the decode call plus
-  /// sampling, in ms.
+  /// Per decode step (maxNewTokens - 1 of them, fewer when every sequence
+  /// stopped early): the decode call plus sampling, in ms.
   std::vector<double> decodeMs;
   /// Per decode step: the cache position the step's tokens were written
   /// at (the largest over the batch).
@@ -99,14 +108,17 @@ public:
 
   /// Checks that `generate(prompts, options)` can run: the artifact has
   /// generation metadata, the prompts are non-empty with token ids in
-  /// [0, vocab_size), the options are in range and the lengths fit
-  /// max_seq_len and the model's max_positions. Does no work.
+  /// [0, vocab_size), the options are in range (end-of-sequence ids in
+  /// [0, vocab_size) too) and the lengths fit max_seq_len and the model's
+  /// max_positions. Does no work.
   Status checkGeneration(const std::vector<std::vector<int64_t>> &prompts,
                          const GenerationOptions &options) const;
 
-  /// Generates `options.maxNewTokens` tokens after each prompt: one batched
-  /// prefill over the right-padded prompts, then one decode call per token,
-  /// over KV caches allocated for this call (docs/Runtime.md).
+  /// Generates up to `options.maxNewTokens` tokens after each prompt (fewer
+  /// for a sequence that emits an end-of-sequence token): one batched
+  /// prefill over the right-padded prompts, then one decode call per token
+  /// until every sequence is done, over KV caches allocated for this call
+  /// (docs/Runtime.md).
   Status generate(const std::vector<std::vector<int64_t>> &prompts,
                   const GenerationOptions &options, GenerationResult *result);
 
