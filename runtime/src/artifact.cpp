@@ -357,6 +357,48 @@ static Status checkGeneration(const Artifact &artifact,
   return Status::success();
 }
 
+/// The CUDA fields (format 1.2): present exactly on the CUDA target, with
+/// known archs, non-empty images and kernel module indices in range.
+static Status checkCuda(const Artifact &artifact) {
+  if (artifact.target != Target::Cuda) {
+    if (!artifact.deviceModules.empty() || !artifact.kernels.empty() ||
+        artifact.cudaHostAbi != 0)
+      return makeError() << "a " << targetName(artifact.target)
+                         << " artifact has CUDA modules or kernels";
+    return Status::success();
+  }
+  if (artifact.formatMajor == 1 && artifact.formatMinor < 2)
+    return makeError() << "format " << artifact.formatMajor << "."
+                       << artifact.formatMinor
+                       << " cannot hold CUDA code (format 1.2 adds it)";
+  if (artifact.cudaHostAbi == 0)
+    return makeError() << "CUDA artifact without a host ABI version";
+  std::set<std::string> names;
+  for (size_t i = 0; i < artifact.deviceModules.size(); ++i) {
+    const DeviceModuleSpec &module = artifact.deviceModules[i];
+    if (module.name.empty() || !names.insert(module.name).second)
+      return makeError() << "device module " << i
+                         << " has an empty or duplicate name";
+    if (module.arch != "sm_80" && module.arch != "sm_90" &&
+        module.arch != "sm_90a")
+      return makeError() << "device module '" << module.name
+                         << "': unknown arch '" << module.arch << "'";
+    if (module.image.empty())
+      return makeError() << "device module '" << module.name
+                         << "' has an empty image";
+  }
+  for (size_t i = 0; i < artifact.kernels.size(); ++i) {
+    const KernelSpec &kernel = artifact.kernels[i];
+    if (kernel.module >= artifact.deviceModules.size())
+      return makeError() << "kernel " << i << " '" << kernel.name
+                         << "' names device module " << kernel.module
+                         << " of " << artifact.deviceModules.size();
+    if (kernel.name.empty() || kernel.name.find('\0') != std::string::npos)
+      return makeError() << "kernel " << i << " has an invalid name";
+  }
+  return Status::success();
+}
+
 Status ds::runtime::validateArtifact(const Artifact &artifact) {
   if (artifact.target != Target::Cpu && artifact.target != Target::Cuda)
     return makeError() << "unknown target code "
@@ -388,6 +430,8 @@ Status ds::runtime::validateArtifact(const Artifact &artifact) {
     if (Status status = checkGeneration(artifact, *artifact.generation);
         status.failed())
       return status.withPrefix("generation");
+  if (Status status = checkCuda(artifact); status.failed())
+    return status;
   // Format 1.0 has no way to express these.
   if (artifact.formatMajor == 1 && artifact.formatMinor < 1) {
     bool usesDerived = false;
@@ -403,10 +447,21 @@ Status ds::runtime::validateArtifact(const Artifact &artifact) {
   return Status::success();
 }
 
+uint32_t ArtifactBuilder::addDeviceModule(DeviceModuleSpec module) {
+  artifactData.deviceModules.push_back(std::move(module));
+  return static_cast<uint32_t>(artifactData.deviceModules.size() - 1);
+}
+
+ArtifactBuilder &ArtifactBuilder::addKernel(KernelSpec kernel) {
+  artifactData.kernels.push_back(std::move(kernel));
+  return *this;
+}
+
 ArtifactBuilder &ArtifactBuilder::setTarget(Target target,
                                             std::string targetTriple) {
   artifactData.target = target;
   artifactData.targetTriple = std::move(targetTriple);
+  artifactData.cudaHostAbi = target == Target::Cuda ? kCudaHostAbiVersion : 0;
   return *this;
 }
 

@@ -151,6 +151,19 @@ static Expected<Artifact> decode(const fb::Artifact &root) {
     }
     artifact.generation = std::move(spec);
   }
+  artifact.cudaHostAbi = root.cuda_host_abi();
+  if (const auto *modules = root.device_modules()) {
+    for (const fb::DeviceModule *module : *modules) {
+      DeviceModuleSpec spec;
+      spec.name = toString(module->name());
+      spec.arch = toString(module->arch());
+      spec.image.assign(module->image()->begin(), module->image()->end());
+      artifact.deviceModules.push_back(std::move(spec));
+    }
+  }
+  if (const auto *kernels = root.kernels())
+    for (const fb::Kernel *kernel : *kernels)
+      artifact.kernels.push_back({kernel->module_(), toString(kernel->name())});
   return artifact;
 }
 

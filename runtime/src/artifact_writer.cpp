@@ -123,6 +123,23 @@ std::vector<uint8_t> Writer::write() {
   fbs::Offset<fb::Generation> generation;
   if (artifact.generation)
     generation = writeGeneration(*artifact.generation);
+  std::vector<fbs::Offset<fb::DeviceModule>> modules;
+  for (const DeviceModuleSpec &module : artifact.deviceModules) {
+    auto name = writeString(module.name);
+    auto arch = writeString(module.arch);
+    auto image = builder.CreateVector(module.image);
+    modules.push_back(fb::CreateDeviceModule(builder, name, arch, image));
+  }
+  fbs::Offset<fbs::Vector<fbs::Offset<fb::DeviceModule>>> modulesVector;
+  if (!modules.empty())
+    modulesVector = builder.CreateVector(modules);
+  std::vector<fbs::Offset<fb::Kernel>> kernels;
+  for (const KernelSpec &kernel : artifact.kernels)
+    kernels.push_back(
+        fb::CreateKernel(builder, kernel.module, writeString(kernel.name)));
+  fbs::Offset<fbs::Vector<fbs::Offset<fb::Kernel>>> kernelsVector;
+  if (!kernels.empty())
+    kernelsVector = builder.CreateVector(kernels);
   fb::Version version(artifact.formatMajor, artifact.formatMinor);
   // Non-default placeholders make sure both fields are stored; sealing
   // overwrites them once the final size is known.
@@ -131,7 +148,8 @@ std::vector<uint8_t> Writer::write() {
                                  static_cast<fb::Target>(artifact.target),
                                  triple, code, defaultWeightsFile,
                                  weightsVector, entriesVector, stats,
-                                 generation);
+                                 generation, artifact.cudaHostAbi,
+                                 modulesVector, kernelsVector);
   fb::FinishArtifactBuffer(builder, root);
   return std::vector<uint8_t>(builder.GetBufferPointer(),
                               builder.GetBufferPointer() + builder.GetSize());
@@ -169,6 +187,11 @@ static uint64_t estimateSize(const Artifact &artifact) {
     for (const CacheSpec &cache : generation->caches)
       size += kTable + kString + cache.argument.size() + 16;
   }
+  for (const DeviceModuleSpec &module : artifact.deviceModules)
+    size += kTable + 3 * kString + module.name.size() + module.arch.size() +
+            module.image.size() + 16;
+  for (const KernelSpec &kernel : artifact.kernels)
+    size += kTable + kString + kernel.name.size() + 16;
   return size;
 }
 

@@ -120,6 +120,15 @@ SharedObject::~SharedObject() {
     ::dlclose(handle);
 }
 
+Expected<void *> SharedObject::lookupData(const std::string &symbol) const {
+  ::dlerror();
+  void *address = ::dlsym(handle, symbol.c_str());
+  if (!address)
+    return makeError() << "symbol '" << symbol
+                       << "' is not defined by the code blob";
+  return address;
+}
+
 Expected<EntryFunction> SharedObject::lookup(const std::string &symbol) const {
   ::dlerror();
   void *address = ::dlsym(handle, symbol.c_str());

@@ -35,6 +35,10 @@ public:
   /// Returns the function `symbol`, failing if it is not defined.
   Expected<EntryFunction> lookup(const std::string &symbol) const;
 
+  /// Returns the address of the data symbol `symbol` (e.g. the CUDA host
+  /// ABI table), failing if it is not defined.
+  Expected<void *> lookupData(const std::string &symbol) const;
+
 private:
   SharedObject() = default;
   void *handle = nullptr;

@@ -15,6 +15,7 @@
 #include "ds/runtime/session.h"
 
 #include "code_loader.h"
+#include "cuda/backend.h"
 #include "file_util.h"
 #include "sampler.h"
 #include "weights.h"
@@ -27,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <set>
 
 using namespace ds::runtime;
@@ -208,6 +210,9 @@ struct Session::Impl {
   Artifact artifact;
   std::unique_ptr<WeightStore> weights;
   std::unique_ptr<SharedObject> code;
+  /// CUDA artifacts: device, weights and derived weights on the device.
+  /// Declared after `code`, destroyed before it.
+  std::unique_ptr<cuda::CudaBackend> cuda;
   std::map<std::string, EntryFunction, std::less<>> functions;
   /// The results of `prepare`: dense row-major data per result, and the
   /// malloc'ed blocks that hold them (freed with the session).
@@ -223,9 +228,12 @@ struct Session::Impl {
   Status runPrepare();
 
   /// Checks `inputs` and calls `entry`.
+  /// `deviceCaches`: the KV-cache inputs already point to device memory
+  /// (generate() on a CUDA artifact).
   Expected<std::vector<Tensor>>
   call(const EntryPointSpec &entry,
-       const std::map<std::string, TensorView> &inputs);
+       const std::map<std::string, TensorView> &inputs,
+       bool deviceCaches = false);
 
   Expected<std::vector<Tensor>>
   readResults(const EntryPointSpec &entry, const std::vector<int64_t> &block,
@@ -261,9 +269,6 @@ Session::createFromArtifact(Artifact artifact,
                        << "." << artifact.formatMinor << " is not supported";
   if (Status status = validateArtifact(artifact); status.failed())
     return status.withPrefix("invalid artifact");
-  if (artifact.target == Target::Cuda)
-    return makeError()
-           << "cuda artifacts are not supported by this runtime build yet";
   std::string arch =
       artifact.targetTriple.substr(0, artifact.targetTriple.find('-'));
   if (!arch.empty() && arch != hostArchitecture())
@@ -291,6 +296,15 @@ Session::createFromArtifact(Artifact artifact,
       return function.status().withPrefix("entry point '" + entry.name + "'");
     impl->functions.emplace(entry.name, *function);
   }
+  if (artifact.target == Target::Cuda) {
+    if (!impl->code)
+      return makeError() << "CUDA artifact without host code";
+    Expected<std::unique_ptr<cuda::CudaBackend>> backend =
+        cuda::CudaBackend::create(artifact, *impl->weights, *impl->code);
+    if (backend.failed())
+      return backend.status();
+    impl->cuda = std::move(*backend);
+  }
   impl->artifact = std::move(artifact);
   if (Status status = impl->runPrepare(); status.failed())
     return status;
@@ -317,11 +331,15 @@ Status Session::Impl::runPrepare() {
   std::vector<std::vector<int64_t>> descriptors;
   std::set<const void *> argumentPointers;
   for (const ArgumentSpec &arg : entry->arguments) {
-    const void *data = weights->data(arg.weightIndex);
+    const void *data = cuda ? cuda->weight(arg.weightIndex)
+                            : weights->data(arg.weightIndex);
     argumentPointers.insert(data);
     descriptors.push_back(
         makeDescriptor(data, artifact.weights[arg.weightIndex].shape));
   }
+  if (cuda)
+    return cuda->runPrepare(*entry, functions.find(entry->name)->second,
+                            descriptors);
   size_t blockWords = 0;
   for (const TensorSpec &result : entry->results)
     blockWords += 3 + 2 * result.shape.size();
@@ -422,7 +440,8 @@ Session::run(std::string_view entryName,
 
 Expected<std::vector<Tensor>>
 Session::Impl::call(const EntryPointSpec &entrySpec,
-                    const std::map<std::string, TensorView> &inputs) {
+                    const std::map<std::string, TensorView> &inputs,
+                    bool deviceCaches) {
   const EntryPointSpec *entry = &entrySpec;
   std::map<std::string, int64_t> bindings;
   if (Status status = checkInputs(*entry, inputs, bindings); status.failed())
@@ -449,10 +468,12 @@ Session::Impl::call(const EntryPointSpec &entrySpec,
     const void *data;
     const std::vector<int64_t> *shape;
     if (arg.kind == ArgumentSpec::Kind::Weight) {
-      data = weights->data(arg.weightIndex);
+      data = cuda ? cuda->weight(arg.weightIndex)
+                  : weights->data(arg.weightIndex);
       shape = &artifact.weights[arg.weightIndex].shape;
     } else if (arg.kind == ArgumentSpec::Kind::Derived) {
-      data = derived[arg.derivedIndex];
+      data = cuda ? cuda->derived(arg.derivedIndex)
+                  : derived[arg.derivedIndex];
       shape = &artifact.findEntryPoint(kPrepareEntryPoint)
                    ->results[arg.derivedIndex]
                    .shape;
@@ -460,7 +481,17 @@ Session::Impl::call(const EntryPointSpec &entrySpec,
       const TensorView &view = inputs.at(arg.input.name);
       data = view.data;
       shape = &view.shape;
-      if (view.sizeBytes > 0 &&
+      if (cuda) {
+        // KV caches handed in by generate() already live on the device
+        // (the `deviceCaches` flag); every other input is copied there.
+        if (!(deviceCaches && generation &&
+              generation->findCache(arg.input.name))) {
+          Expected<const void *> device = cuda->upload(data, view.sizeBytes);
+          if (device.failed())
+            return device.status();
+          data = *device;
+        }
+      } else if (view.sizeBytes > 0 &&
           reinterpret_cast<uintptr_t>(data) % elementSize(view.dtype) != 0) {
         alignedCopies.emplace_back((view.sizeBytes + 7) / 8);
         std::memcpy(alignedCopies.back().data(), data, view.sizeBytes);
@@ -482,6 +513,13 @@ Session::Impl::call(const EntryPointSpec &entrySpec,
   for (std::vector<int64_t> &descriptor : descriptors)
     args.push_back(descriptor.data());
 
+  if (cuda) {
+    if (Status status = cuda->call(*entry, functions.find(entry->name)->second,
+                                   args, block);
+        status.failed())
+      return status;
+    return readResults(*entry, block, bindings, argumentPointers);
+  }
   functions.find(entry->name)->second(args.data());
   for (const auto &[copy, view] : writeBacks)
     std::memcpy(const_cast<void *>(view->data), copy->data(), view->sizeBytes);
@@ -745,12 +783,23 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
   const int64_t batch = shapes.batch, vocab = generation.vocabSize;
 
   // The caches, zero-filled, allocated once for the whole generation.
-  std::vector<std::unique_ptr<void, void (*)(void *)>> cacheBlocks;
+  std::vector<std::unique_ptr<void, std::function<void(void *)>>> cacheBlocks;
   std::vector<TensorView> caches;
   for (const CacheSpec &cache : generation.caches) {
     const TensorSpec &spec = inputSpec(prefill, cache.argument);
     std::vector<int64_t> shape = cacheShape(spec, shapes);
     size_t bytes = size_t(*computeNumElements(shape)) * elementSize(spec.dtype);
+    if (impl->cuda) {
+      Expected<void *> device = impl->cuda->allocCache(bytes, cache.argument);
+      if (device.failed())
+        return device.status();
+      cuda::CudaBackend *backend = impl->cuda.get();
+      cacheBlocks.emplace_back(*device, [backend](void *p) {
+        backend->freeCache(p);
+      });
+      caches.push_back({spec.dtype, shape, *device, bytes});
+      continue;
+    }
     void *block = std::calloc(std::max<size_t>(bytes, 1), 1);
     if (!block)
       return makeError() << "cannot allocate KV cache '" << cache.argument
@@ -836,8 +885,10 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
   auto *positionData = reinterpret_cast<int64_t *>(positions.data.data());
 
   auto start = std::chrono::steady_clock::now();
+  const bool onDevice = impl->cuda != nullptr;
   Expected<std::vector<Tensor>> outputs = impl->call(
-      prefill, generationViews(generation, tokens, positions, caches));
+      prefill, generationViews(generation, tokens, positions, caches),
+      onDevice);
   if (outputs.failed())
     return outputs.status().withPrefix("prefill");
   const Tensor &prefillOut = (*outputs)[prefillLogits];
@@ -874,7 +925,8 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
       maxPosition = std::max(maxPosition, positionData[b]);
     }
     outputs = impl->call(decode,
-                         generationViews(generation, tokens, positions, caches));
+                         generationViews(generation, tokens, positions, caches),
+                         onDevice);
     if (outputs.failed())
       return outputs.status().withPrefix("decode step " +
                                          std::to_string(step));

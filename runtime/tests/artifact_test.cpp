@@ -152,7 +152,7 @@ TEST(Artifact, RoundTrip) {
   const Artifact &expected = builder.artifact();
   EXPECT_EQ(parsed->formatMajor, kFormatMajor);
   EXPECT_EQ(parsed->formatMinor, kFormatMinor);
-  EXPECT_EQ(kFormatMinor, 1);
+  EXPECT_EQ(kFormatMinor, 2);
   EXPECT_EQ(parsed->target, Target::Cpu);
   EXPECT_EQ(parsed->targetTriple, expected.targetTriple);
   EXPECT_EQ(parsed->code, expected.code);
@@ -222,7 +222,8 @@ TEST(Artifact, FileRoundTrip) {
 TEST(Artifact, Versions) {
   for (auto [major, minor, ok] : {std::tuple<int, int, bool>{1, 0, true},
                                   {1, 1, true},
-                                  {1, 2, false},
+                                  {1, 2, true},
+                                  {1, 3, false},
                                   {0, 9, false},
                                   {2, 0, false}}) {
     Artifact artifact = v10Builder().artifact();
@@ -234,7 +235,7 @@ TEST(Artifact, Versions) {
       EXPECT_EQ(parsed.message(),
                 "artifact format version " + std::to_string(major) + "." +
                     std::to_string(minor) +
-                    " is not supported (this runtime reads 1.0 to 1.1)");
+                    " is not supported (this runtime reads 1.0 to 1.2)");
     }
   }
 }
@@ -271,6 +272,52 @@ TEST(Artifact, ReadsFormat10) {
   Artifact withGeneration = generationBuilder().artifact();
   withGeneration.formatMinor = 0;
   EXPECT_TRUE(serializeArtifact(withGeneration).failed());
+}
+
+// Format 1.2: CUDA artifacts carry device modules and a kernel table.
+TEST(Artifact, CudaRoundTripAndChecks) {
+  ArtifactBuilder builder = v10Builder();
+  builder.setTarget(Target::Cuda, "x86_64-unknown-linux-gnu");
+  Artifact base = builder.artifact();
+  base.cudaHostAbi = kCudaHostAbiVersion;
+  base.deviceModules.push_back({"kernels", "sm_90", {1, 2, 3, 4}});
+  base.kernels.push_back({0, "forward_kernel"});
+  base.kernels.push_back({0, "forward_kernel_0"});
+  Expected<std::vector<uint8_t>> bytes = serializeArtifact(base);
+  ASSERT_TRUE(bytes.succeeded()) << bytes.message();
+  Expected<Artifact> parsed = parse(*bytes);
+  ASSERT_TRUE(parsed.succeeded()) << parsed.message();
+  EXPECT_EQ(parsed->target, Target::Cuda);
+  EXPECT_EQ(parsed->cudaHostAbi, kCudaHostAbiVersion);
+  ASSERT_EQ(parsed->deviceModules.size(), 1u);
+  EXPECT_EQ(parsed->deviceModules[0].arch, "sm_90");
+  EXPECT_EQ(parsed->deviceModules[0].image, (std::vector<uint8_t>{1, 2, 3, 4}));
+  ASSERT_EQ(parsed->kernels.size(), 2u);
+  EXPECT_EQ(parsed->kernels[1].name, "forward_kernel_0");
+
+  auto expectInvalid = [](Artifact artifact, const std::string &needle) {
+    Expected<std::vector<uint8_t>> out = serializeArtifact(artifact);
+    ASSERT_TRUE(out.failed()) << needle;
+    EXPECT_NE(out.message().find(needle), std::string::npos) << out.message();
+  };
+  Artifact badModule = base;
+  badModule.kernels[1].module = 1;
+  expectInvalid(badModule, "names device module 1 of 1");
+  Artifact badArch = base;
+  badArch.deviceModules[0].arch = "sm_75";
+  expectInvalid(badArch, "unknown arch 'sm_75'");
+  Artifact empty = base;
+  empty.deviceModules[0].image.clear();
+  expectInvalid(empty, "has an empty image");
+  Artifact noAbi = base;
+  noAbi.cudaHostAbi = 0;
+  expectInvalid(noAbi, "without a host ABI version");
+  Artifact old = base;
+  old.formatMinor = 1;
+  expectInvalid(old, "format 1.1 cannot hold CUDA code");
+  Artifact cpuWithKernels = base;
+  cpuWithKernels.target = Target::Cpu;
+  expectInvalid(cpuWithKernels, "a cpu artifact has CUDA modules or kernels");
 }
 
 TEST(Artifact, GenerationRoundTrip) {

@@ -34,7 +34,7 @@ namespace ds::runtime {
 /// The format version this runtime writes. It reads major == kFormatMajor and
 /// any minor <= kFormatMinor.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 1;
+inline constexpr uint16_t kFormatMinor = 2;
 
 /// The entry point the runtime runs once at load to compute derived weights
 /// (format 1.1). Users cannot call it.
@@ -169,6 +169,26 @@ struct GenerationSpec {
   }
 };
 
+/// The version of the ds CUDA host ABI (docs/CUDA.md) this runtime
+/// implements: the table of runtime functions the host code of a CUDA
+/// artifact calls through its global `__ds_cuda_api`.
+inline constexpr uint32_t kCudaHostAbiVersion = 1;
+
+/// (format 1.2) One GPU image for cuModuleLoadData: a fatbin with SASS for
+/// `arch` and PTX.
+struct DeviceModuleSpec {
+  std::string name;
+  /// "sm_80", "sm_90" or "sm_90a".
+  std::string arch;
+  std::vector<uint8_t> image;
+};
+
+/// (format 1.2) A kernel the host code launches by its index.
+struct KernelSpec {
+  uint32_t module = 0;
+  std::string name;
+};
+
 /// A whole artifact, decoded.
 struct Artifact {
   uint16_t formatMajor = kFormatMajor;
@@ -188,6 +208,11 @@ struct Artifact {
   /// Generation metadata (format 1.1); absent when the compiler derived no
   /// prefill/decode entry points (`stats` then says why under "kv_cache").
   std::optional<GenerationSpec> generation;
+  /// CUDA target (format 1.2): the host ABI version, the GPU images and the
+  /// kernel table the host code indexes.
+  uint32_t cudaHostAbi = 0;
+  std::vector<DeviceModuleSpec> deviceModules;
+  std::vector<KernelSpec> kernels;
 
   /// Returns the entry point called `name`, or nullptr.
   const EntryPointSpec *findEntryPoint(std::string_view name) const;
@@ -242,6 +267,10 @@ public:
   ArtifactBuilder &addEntryPoint(EntryPointSpec entryPoint);
   /// Records the generation metadata (format 1.1).
   ArtifactBuilder &setGeneration(GenerationSpec generation);
+  /// CUDA target (format 1.2): a GPU image and its kernels, in the order
+  /// the host code numbers them.
+  uint32_t addDeviceModule(DeviceModuleSpec module);
+  ArtifactBuilder &addKernel(KernelSpec kernel);
 
   /// The artifact assembled so far.
   const Artifact &artifact() const { return artifactData; }
