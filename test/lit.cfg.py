@@ -42,5 +42,9 @@ if config.ds_sanitizers:
     config.available_features.add("asan")
 
 # GPU integration tests run only where a CUDA driver is present.
-if shutil.which("nvidia-smi") and config.ds_enable_cuda:
+if shutil.which("nvidia-smi"):
     config.available_features.add("cuda")
+# --target=cuda assembles kernels with the toolkit's ptxas and fatbinary.
+cuda_toolkit = os.environ.get("DS_CUDA_TOOLKIT", "/usr/local/cuda")
+if os.path.exists(os.path.join(cuda_toolkit, "bin", "ptxas")):
+    config.available_features.add("cuda-toolkit")

@@ -15,6 +15,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -79,15 +81,19 @@ static void addKVCache(OpPassManager &pm, const PipelineConfig &config) {
   addCleanup(pm);
 }
 
-static void addLower(OpPassManager &pm) {
+static void addLower(OpPassManager &pm, const PipelineConfig &config) {
   // Weight-only computations (merged projection weights, transposes) run
   // once at load in @prepare, not in every forward.
   pm.addPass(createDSHoistWeightPrep());
   OpPassManager &func = pm.nest<func::FuncOp>();
+  if (config.target == Target::CUDA)
+    func.addPass(createDSReadWholeKVCache());
   func.addPass(createDSLowerToLinalg());
   func.addPass(createConvertElementwiseToLinalgPass());
   func.addPass(createCanonicalizerPass());
   func.addPass(createLinalgElementwiseOpFusionPass());
+  if (config.target == Target::CUDA)
+    func.addPass(createDSSplitReductions());
   addCleanup(pm);
 }
 
@@ -136,6 +142,65 @@ static void addLLVM(OpPassManager &pm) {
   addCleanup(pm);
 }
 
+/// The generic CUDA path (docs/CUDA.md): every loop nest becomes a kernel
+/// of one thread per output element; the host part is lowered like the CPU
+/// target's and calls the runtime for memory and launches.
+static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
+  {
+    OpPassManager &func = pm.nest<func::FuncOp>();
+    DSStridedCopyToLinalgOptions copies;
+    copies.contiguous = true;
+    func.addPass(createDSStridedCopyToLinalg(copies));
+    func.addPass(createConvertLinalgToParallelLoopsPass());
+    func.addPass(createCanonicalizerPass());
+    func.addPass(createDSMapToGPU());
+  }
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createDSMergeGPUModules());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addNestedPass<func::FuncOp>(createDSExpandShapeToReinterpretCast());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+
+  GpuNVVMAttachTargetOptions target;
+  target.chip = config.cudaArch;
+  target.optLevel = 3;
+  if (config.cudaArch == "sm_90a")
+    target.features = "+ptx80";
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  {
+    OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+    arith::ArithExpandOpsPassOptions expand;
+    expand.includeBf16 = true;
+    kernels.addPass(arith::createArithExpandOpsPass(expand));
+    kernels.addPass(createConvertGpuOpsToNVVMOps());
+    kernels.addPass(createReconcileUnrealizedCastsPass());
+  }
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = config.cudaToolkit;
+  // A fatbin holds the SASS for the chosen arch and the PTX, which the
+  // driver compiles for other (newer) archs.
+  binary.compilationTarget = "fatbin";
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+
+  // Host code, as on the CPU target.
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createDSEmitEntryPoints());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createDSLowerGPULaunches());
+  addCleanup(pm);
+}
+
 void mlir::ds::buildDSCompilePipeline(OpPassManager &pm, Phase first,
                                       Phase last,
                                       const PipelineConfig &config) {
@@ -153,13 +218,16 @@ void mlir::ds::buildDSCompilePipeline(OpPassManager &pm, Phase first,
       addKVCache(pm, config);
       break;
     case Phase::Lower:
-      addLower(pm);
+      addLower(pm, config);
       break;
     case Phase::Bufferize:
       addBufferize(pm);
       break;
     case Phase::LLVM:
-      addLLVM(pm);
+      if (config.target == Target::CUDA)
+        addCUDA(pm, config);
+      else
+        addLLVM(pm);
       break;
     }
   }

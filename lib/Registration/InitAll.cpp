@@ -15,11 +15,14 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void mlir::ds::registerAllDialects(DialectRegistry &registry) {
   registry.insert<DSDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary translates gpu.module (NVVM) to LLVM IR.
+  mlir::registerAllToLLVMIRTranslations(registry);
 }
 
 void mlir::ds::registerAllPasses() {

@@ -25,7 +25,9 @@ using namespace mlir;
 namespace {
 
 struct StridedCopyToLinalg : public OpRewritePattern<memref::CopyOp> {
-  using OpRewritePattern::OpRewritePattern;
+  StridedCopyToLinalg(MLIRContext *ctx, bool contiguous)
+      : OpRewritePattern(ctx), contiguous(contiguous) {}
+  bool contiguous;
 
   LogicalResult matchAndRewrite(memref::CopyOp op,
                                 PatternRewriter &rewriter) const override {
@@ -34,7 +36,8 @@ struct StridedCopyToLinalg : public OpRewritePattern<memref::CopyOp> {
     if (!source || !target)
       return rewriter.notifyMatchFailure(op, "needs ranked memrefs");
     // The same test finalize-memref-to-llvm makes before it uses memcpy.
-    if (source.getLayout().isIdentity() && target.getLayout().isIdentity())
+    if (!contiguous && source.getLayout().isIdentity() &&
+        target.getLayout().isIdentity())
       return rewriter.notifyMatchFailure(op, "contiguous: becomes memcpy");
     rewriter.replaceOpWithNewOp<linalg::CopyOp>(op, op.getSource(),
                                                 op.getTarget());
@@ -44,9 +47,10 @@ struct StridedCopyToLinalg : public OpRewritePattern<memref::CopyOp> {
 
 struct StridedCopyToLinalgPass
     : public ds::impl::DSStridedCopyToLinalgBase<StridedCopyToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<StridedCopyToLinalg>(&getContext());
+    patterns.add<StridedCopyToLinalg>(&getContext(), contiguous);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -17,6 +17,9 @@
 #include "ds/runtime/artifact.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -318,6 +321,53 @@ static int64_t countActivationBytes(func::FuncOp module) {
   return bytes;
 }
 
+/// Moves the GPU images out of `module` (gpu.binary ops, one fatbin each)
+/// and reads the kernel table ds-lower-gpu-launches recorded, so that the
+/// rest is plain host code for the CPU object emitter.
+static bool extractDeviceCode(ModuleOp module, StringRef arch,
+                              std::vector<rt::DeviceModuleSpec> &modules,
+                              std::vector<rt::KernelSpec> &kernels,
+                              OneLineDiagnostics &diags) {
+  llvm::StringMap<uint32_t> moduleIndex;
+  for (auto binary :
+       llvm::make_early_inc_range(module.getOps<gpu::BinaryOp>())) {
+    ArrayRef<Attribute> objects = binary.getObjects().getValue();
+    auto object = objects.empty()
+                      ? gpu::ObjectAttr()
+                      : dyn_cast<gpu::ObjectAttr>(objects.front());
+    if (!object || objects.size() != 1) {
+      diags.error("GPU module '" + binary.getName().str() +
+                  "' has no single object");
+      return false;
+    }
+    StringRef bytes = object.getObject().getValue();
+    rt::DeviceModuleSpec spec;
+    spec.name = binary.getName().str();
+    spec.arch = arch.str();
+    spec.image.assign(bytes.begin(), bytes.end());
+    moduleIndex[spec.name] = modules.size();
+    modules.push_back(std::move(spec));
+    binary.erase();
+  }
+  auto table = module->getAttrOfType<ArrayAttr>("ds.cuda_kernels");
+  if (!table) {
+    diags.error("the CUDA pipeline recorded no kernel table");
+    return false;
+  }
+  for (Attribute attr : table) {
+    auto ref = cast<SymbolRefAttr>(attr);
+    auto it = moduleIndex.find(ref.getRootReference().getValue());
+    if (it == moduleIndex.end()) {
+      diags.error("kernel '" + ref.getLeafReference().getValue().str() +
+                  "' has no GPU module");
+      return false;
+    }
+    kernels.push_back({it->second, ref.getLeafReference().getValue().str()});
+  }
+  module->removeAttr("ds.cuda_kernels");
+  return true;
+}
+
 static bool runPhases(ModuleOp module, mlir::ds::Phase first,
                       mlir::ds::Phase last,
                       const mlir::ds::PipelineConfig &config) {
@@ -353,10 +403,7 @@ bool ::ds::runCompiler(const CompileOptions &options) {
                   options.cudaArch + "'");
       return false;
     }
-    diags.error("--target=cuda is not implemented yet; use --target=cpu");
-    return false;
-  }
-  if (options.target != "cpu") {
+  } else if (options.target != "cpu") {
     diags.error("--target must be cpu or cuda, got '" + options.target + "'");
     return false;
   }
@@ -371,6 +418,12 @@ bool ::ds::runCompiler(const CompileOptions &options) {
   }
   mlir::ds::PipelineConfig config;
   config.fusionRemarks = options.fusionRemarks;
+  if (options.target == "cuda") {
+    config.target = mlir::ds::Target::CUDA;
+    config.cudaArch = options.cudaArch;
+    if (const char *toolkit = std::getenv("DS_CUDA_TOOLKIT"))
+      config.cudaToolkit = toolkit;
+  }
   if (options.kvCache == "on")
     config.kvCache = mlir::ds::KVCacheMode::On;
   else if (options.kvCache == "off")
@@ -445,10 +498,9 @@ bool ::ds::runCompiler(const CompileOptions &options) {
       break;
     }
     case Phase::Lower:
-      stats["kernels"] = countInForward([](Operation *op) {
-        return op->getDialect() &&
-               op->getDialect()->getNamespace() == "linalg";
-      });
+      // One kernel per linalg op (not counting linalg.yield/index).
+      stats["kernels"] = countInForward(
+          [](Operation *op) { return isa<linalg::LinalgOp>(op); });
       for (auto func : module.getOps<func::FuncOp>()) {
         if (!func.isPublic() || func.isExternal())
           continue;
@@ -475,6 +527,29 @@ bool ::ds::runCompiler(const CompileOptions &options) {
     }
   }
 
+  std::vector<rt::DeviceModuleSpec> deviceModules;
+  std::vector<rt::KernelSpec> kernels;
+  if (config.target == mlir::ds::Target::CUDA) {
+    if (!extractDeviceCode(module, options.cudaArch, deviceModules, kernels,
+                           diags))
+      return false;
+    // Kernel launches of one call of each entry point (straight-line host
+    // code: loops in host code would launch more).
+    auto launchesOf = [&](StringRef name) -> std::optional<int64_t> {
+      auto func = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+      if (!func)
+        return std::nullopt;
+      auto launches = func->getAttrOfType<IntegerAttr>("ds.kernel_launches");
+      return launches ? launches.getInt() : 0;
+    };
+    if (std::optional<int64_t> n = launchesOf("forward"))
+      stats["kernels"] = *n;
+    if (std::optional<int64_t> n = launchesOf("prefill"))
+      stats["prefill_kernels"] = *n;
+    if (std::optional<int64_t> n = launchesOf("decode"))
+      stats["decode_kernels"] = *n;
+  }
+
   mlir::ds::CPUTargetOptions cpuOptions;
   cpuOptions.cpu = options.cpu;
   FailureOr<mlir::ds::CPUObject> object =
@@ -493,7 +568,15 @@ bool ::ds::runCompiler(const CompileOptions &options) {
   std::string weightsFile = llvm::sys::path::filename(weightsPath).str();
 
   rt::ArtifactBuilder builder;
-  builder.setTarget(rt::Target::Cpu, object->triple);
+  if (config.target == mlir::ds::Target::CUDA) {
+    builder.setTarget(rt::Target::Cuda, object->triple);
+    for (rt::DeviceModuleSpec &m : deviceModules)
+      builder.addDeviceModule(std::move(m));
+    for (rt::KernelSpec &k : kernels)
+      builder.addKernel(std::move(k));
+  } else {
+    builder.setTarget(rt::Target::Cpu, object->triple);
+  }
   builder.setCode(std::move(object->sharedObject));
   std::string embedded;
   for (const mlir::ds::WeightInfo &w : imported->weights) {

@@ -15,6 +15,7 @@
 #include "mlir/Support/LLVM.h"
 
 #include <optional>
+#include <string>
 
 namespace mlir {
 namespace ds {
@@ -56,10 +57,18 @@ enum class KVCacheMode {
 };
 
 /// Choices that change what the phases do (ds-compile flags).
+/// Where the generated code runs (`ds-compile --target`).
+enum class Target { CPU, CUDA };
+
 struct PipelineConfig {
   /// Fusion passes emit a remark for every candidate that did not fuse.
   bool fusionRemarks = false;
   KVCacheMode kvCache = KVCacheMode::Auto;
+  Target target = Target::CPU;
+  /// `--cuda-arch`: sm_80, sm_90 or sm_90a (CUDA target only).
+  std::string cudaArch = "sm_90";
+  /// The CUDA toolkit whose ptxas and fatbinary assemble the kernels.
+  std::string cudaToolkit = "/usr/local/cuda";
 };
 
 /// Adds the passes of phases `first` through `last` (inclusive) to `pm`,

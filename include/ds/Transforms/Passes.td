@@ -127,6 +127,11 @@ def DSStridedCopyToLinalg : Pass<"ds-strided-copy-to-linalg", "func::FuncOp"> {
                 outs(%b : memref<?x4xf32>)
     ```
   }];
+  let options = [
+    Option<"contiguous", "contiguous", "bool", /*default=*/"false",
+           "also rewrite copies between contiguous buffers (the CUDA target: "
+           "every copy becomes a kernel)">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
@@ -153,6 +158,124 @@ def DSDropCacheResults : Pass<"ds-drop-cache-results", "ModuleOp"> {
     ```
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
+def DSMapToGPU : Pass<"ds-map-to-gpu", "func::FuncOp"> {
+  let summary = "move every buffer access of a host function into gpu.launch";
+  let description = [{
+    The generic CUDA code path (docs/CUDA.md). Runs after bufferization and
+    `convert-linalg-to-parallel-loops`. Each top-level `scf.parallel`
+    becomes a `gpu.launch` of one thread per iteration (the iteration space
+    linearised, the last dimension fastest, 256 threads a block); nested
+    parallel loops run sequentially in their thread. Any other top-level op
+    that reads or writes buffers becomes a one-thread launch. Host code
+    keeps allocations, views and shape arithmetic only. A value read from a
+    buffer and used by the host (a data-dependent shape) is an error: the
+    host cannot read device memory without a synchronisation.
+
+    ```mlir
+    // before
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+      %x = memref.load %a[%i] : memref<?xf32>
+      memref.store %x, %b[%i] : memref<?xf32>
+    }
+    // after
+    %blocks = arith.ceildivsi %n, %c256 : index
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %blocks, ...)
+               threads(%tx, %ty, %tz) in (%sx = %c256, ...) {
+      %id = ...  // bx * 256 + tx
+      scf.if %in_range { ... memref.load / memref.store at %id ... }
+      gpu.terminator
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def DSLowerGPULaunches : Pass<"ds-lower-gpu-launches", "ModuleOp"> {
+  let summary = "host code reaches the GPU through the runtime's table";
+  let description = [{
+    Runs on the LLVM dialect after `gpu-to-llvm`. The host code of a CUDA
+    artifact calls the runtime through function pointers stored in its
+    global `__ds_cuda_api` (the ds CUDA host ABI v1, docs/CUDA.md): slot 0
+    `alloc(bytes)`, 1 `free(ptr)`, 2 `launch(kernel, gx, gy, gz, bx, by, bz,
+    shared_bytes, params)`, 3 `constant(index, host_ptr, bytes)`.
+    Each `gpu.launch_func` becomes a `launch` call whose kernel index is the
+    kernel's position in the module attribute `ds.cuda_kernels`;
+    `malloc`/`free` become `alloc`/`free`; the address of a constant global
+    becomes its device copy.
+
+    ```mlir
+    // before
+    gpu.launch_func @k::@k blocks in (%g, %c1, %c1) threads in (%c256, %c1, %c1)
+        : i64 args(%p : !llvm.ptr, %n : i64)
+    // after
+    %fn = llvm.load %slot2 : !llvm.ptr -> !llvm.ptr
+    llvm.call %fn(%c0_i32, %g, %c1, %c1, %c256, %c1, %c1, %c0_i32, %params)
+        : !llvm.ptr, (i32, i64, i64, i64, i64, i64, i64, i32, !llvm.ptr) -> ()
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def DSMergeGPUModules : Pass<"ds-merge-gpu-modules", "ModuleOp"> {
+  let summary = "move every outlined kernel into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` puts each kernel in its own `gpu.module`, and
+    each module becomes a device image: one ptxas run when compiling and
+    one `cuModuleLoadData` when loading. This pass moves every kernel into
+    the first module (renaming on a name clash) and retargets the
+    `gpu.launch_func` ops.
+
+    ```mlir
+    // before
+    gpu.module @f_kernel { gpu.func @f_kernel(...) kernel {...} }
+    gpu.module @f_kernel_0 { gpu.func @f_kernel(...) kernel {...} }
+    gpu.launch_func @f_kernel_0::@f_kernel ...
+    // after
+    gpu.module @f_kernel { gpu.func @f_kernel(...) kernel {...}
+                           gpu.func @f_kernel_1(...) kernel {...} }
+    gpu.launch_func @f_kernel::@f_kernel_1 ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def DSSplitReductions : Pass<"ds-split-reductions", "func::FuncOp"> {
+  let summary = "split long reductions into parallel partials (CUDA path)";
+  let description = [{
+    On the generic CUDA path each output element is one thread that runs
+    its reduction sequentially, so a decode GEMV `[1, K] x [K, N]` has only
+    N threads. This pass applies upstream `linalg::splitReduction` to every
+    linalg op on tensors with one static reduction dimension of at least
+    `min-reduction` elements whose static output is at most `max-outputs`
+    elements: the reduction becomes `ratio` partial reductions (a new
+    parallel dimension) and a second reduction of the partials. `ratio` is
+    the largest power of two up to `max-ratio` dividing the reduction with
+    chunks of at least `min-chunk`.
+
+    ```mlir
+    // before: [1, 2048] x [2048, 64]
+    %r = linalg.matmul ins(%x, %w : tensor<1x2048xf32>, tensor<2048x64xf32>)
+                       outs(%o : tensor<1x64xf32>) -> tensor<1x64xf32>
+    // after (ratio 16): partials [16, 1, 64], each a 128-long reduction,
+    // then a reduction over the 16 partials into [1, 64]
+    ```
+  }];
+  let options = [
+    Option<"minReduction", "min-reduction", "int64_t", "512",
+           "shortest reduction worth splitting">,
+    Option<"maxRatio", "max-ratio", "int64_t", "32", "largest split">,
+    Option<"minChunk", "min-chunk", "int64_t", "64",
+           "shortest partial reduction">,
+    Option<"maxOutputs", "max-outputs", "int64_t", "1048576",
+           "largest static output worth splitting for">
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 #endif // DS_TRANSFORMS_PASSES_TD

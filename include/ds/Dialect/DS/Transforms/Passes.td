@@ -159,4 +159,29 @@ def DSInsertKVCache : Pass<"ds-insert-kv-cache", "ModuleOp"> {
     "::mlir::tensor::TensorDialect", "::mlir::func::FuncDialect"];
 }
 
+def DSReadWholeKVCache : Pass<"ds-read-whole-kv-cache", "func::FuncOp"> {
+  let summary = "attend over the whole cache capacity instead of its filled prefix";
+  let description = [{
+    `ds-insert-kv-cache` reads each cache's filled prefix, `max(start) + S`
+    positions: a length computed from tensor data. The CUDA target cannot
+    size buffers from device data on the host (that needs a
+    synchronisation, and a decode step captured into a CUDA graph must
+    have the same shapes every step), so this pass makes every
+    `ds.kv_cache.read` read the cache's whole capacity. `ds.attention`
+    already hides keys at or past each sequence's `kv_length`, so the
+    result is unchanged; the runtime zeroes caches when it allocates them,
+    so the hidden positions hold finite values.
+
+    ```mlir
+    // before
+    %k = ds.kv_cache.read %cache, %filled : (tensor<?x2x?x16xf32>, index) -> tensor<?x2x?x16xf32>
+    // after
+    %cap = tensor.dim %cache, %c2 : tensor<?x2x?x16xf32>
+    %k = ds.kv_cache.read %cache, %cap : (tensor<?x2x?x16xf32>, index) -> tensor<?x2x?x16xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // DS_DIALECT_DS_TRANSFORMS_PASSES_TD

@@ -1,0 +1,82 @@
+// RUN: ds-opt %s --split-input-file --ds-map-to-gpu -verify-diagnostics | FileCheck %s
+
+// A 2-d parallel loop becomes one launch of ceil(n*m / 256) blocks of 256
+// threads; each thread recovers (i, j) from its linear id, the last
+// dimension fastest, and is guarded against the tail.
+// CHECK-LABEL: func.func @parallel
+// CHECK: %[[C256:.+]] = arith.constant 256 : index
+// CHECK-NEXT: %[[BLOCKS:.+]] = arith.ceildivsi %[[TOTAL:.+]], %[[C256]] : index
+// CHECK: gpu.launch blocks(%[[BX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[BLOCKS]], %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) threads(%[[TX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C256]],
+// CHECK: %[[ID:.+]] = arith.addi %{{.+}}, %[[TX]]
+// CHECK: %[[IN:.+]] = arith.cmpi ult, %[[ID]], %[[TOTAL]]
+// CHECK: scf.if %[[IN]]
+// CHECK: arith.remui %[[ID]]
+// CHECK: arith.divui %[[ID]]
+// CHECK: memref.load
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK-NOT: scf.parallel
+func.func @parallel(%a: memref<?x?xf32>, %b: memref<?x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %a, %c0 : memref<?x?xf32>
+  %m = memref.dim %a, %c1 : memref<?x?xf32>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %m) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<?x?xf32>
+    memref.store %x, %b[%i, %j] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// A nested parallel loop runs sequentially inside its thread; a top-level
+// loop that is not parallel (the per-sequence cache append) becomes a
+// one-thread launch; allocations and views stay on the host.
+// CHECK-LABEL: func.func @nested_and_serial
+// CHECK: memref.alloc
+// CHECK: gpu.launch
+// CHECK: scf.for
+// CHECK-NOT: scf.parallel
+// CHECK: gpu.terminator
+// CHECK: gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[ONE:[a-z0-9_]+]], %{{.+}} = %[[ONE]], %{{.+}} = %[[ONE]]) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[ONE]], %{{.+}} = %[[ONE]], %{{.+}} = %[[ONE]])
+// CHECK: scf.for
+// CHECK: memref.load %{{.+}} : memref<?xi64>
+// CHECK: gpu.terminator
+// CHECK: return
+func.func @nested_and_serial(%a: memref<?x8xf32>, %off: memref<?xi64>,
+                             %c: memref<?x64xf32>) -> memref<?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %n = memref.dim %a, %c0 : memref<?x8xf32>
+  %t = memref.alloc(%n) : memref<?x8xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      %x = memref.load %a[%i, %j] : memref<?x8xf32>
+      memref.store %x, %t[%i, %j] : memref<?x8xf32>
+      scf.reduce
+    }
+    scf.reduce
+  }
+  scf.for %b = %c0 to %n step %c1 {
+    %o = memref.load %off[%b] : memref<?xi64>
+    %oi = arith.index_cast %o : i64 to index
+    %x = memref.load %t[%b, %c0] : memref<?x8xf32>
+    memref.store %x, %c[%b, %oi] : memref<?x64xf32>
+  }
+  return %t : memref<?x8xf32>
+}
+
+// -----
+
+// A value read from device memory that sizes a host allocation cannot be
+// compiled for the GPU.
+func.func @data_dependent_shape(%len: memref<i64>) -> memref<?xf32> {
+  // expected-error @+1 {{ds-map-to-gpu: this op reads device memory and its result is used by host code}}
+  %l = memref.load %len[] : memref<i64>
+  %n = arith.index_cast %l : i64 to index
+  %r = memref.alloc(%n) : memref<?xf32>
+  return %r : memref<?xf32>
+}

@@ -1,0 +1,36 @@
+// RUN: ds-opt %s --split-input-file --ds-split-reductions | FileCheck %s
+
+// A decode GEMV: the 2048-long reduction becomes 32 parallel partial
+// reductions of 64 elements, then a reduction of the partials.
+// CHECK-LABEL: func.func @gemv
+// CHECK: tensor.expand_shape %{{.+}} {{\[\[}}0], [1, 2]] output_shape [1, 32, 64] : tensor<1x2048xf32> into tensor<1x32x64xf32>
+// CHECK: tensor.expand_shape %{{.+}} {{\[\[}}0, 1], [2]] output_shape [32, 64, 64] : tensor<2048x64xf32> into tensor<32x64x64xf32>
+// CHECK: %[[PARTIAL:.+]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.*}} outs(%{{.+}} : tensor<32x1x64xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel", "parallel"]{{.*}} ins(%[[PARTIAL]] : tensor<32x1x64xf32>) outs(%{{.+}} : tensor<1x64xf32>)
+func.func @gemv(%x: tensor<1x2048xf32>, %w: tensor<2048x64xf32>) -> tensor<1x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x64xf32>
+  %o = linalg.fill ins(%zero : f32) outs(%e : tensor<1x64xf32>) -> tensor<1x64xf32>
+  %r = linalg.matmul ins(%x, %w : tensor<1x2048xf32>, tensor<2048x64xf32>)
+                     outs(%o : tensor<1x64xf32>) -> tensor<1x64xf32>
+  return %r : tensor<1x64xf32>
+}
+
+// -----
+
+// Short reductions and reductions with a dynamic extent stay as they are.
+// CHECK-LABEL: func.func @short
+// CHECK-NOT: tensor.expand_shape
+// CHECK: linalg.matmul
+// CHECK: linalg.matmul
+func.func @short(%x: tensor<1x256xf32>, %w: tensor<256x64xf32>,
+                 %a: tensor<1x?xf32>, %b: tensor<?x64xf32>) -> (tensor<1x64xf32>, tensor<1x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x64xf32>
+  %o = linalg.fill ins(%zero : f32) outs(%e : tensor<1x64xf32>) -> tensor<1x64xf32>
+  %r = linalg.matmul ins(%x, %w : tensor<1x256xf32>, tensor<256x64xf32>)
+                     outs(%o : tensor<1x64xf32>) -> tensor<1x64xf32>
+  %s = linalg.matmul ins(%a, %b : tensor<1x?xf32>, tensor<?x64xf32>)
+                     outs(%o : tensor<1x64xf32>) -> tensor<1x64xf32>
+  return %r, %s : tensor<1x64xf32>, tensor<1x64xf32>
+}
