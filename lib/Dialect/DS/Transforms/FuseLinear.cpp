@@ -22,6 +22,12 @@
 // always give.) `tensor.collapse_shape` after the GEMM is not looked
 // through.
 //
+// Gated MLPs: a SiLU whose only use multiplies it by a sibling projection
+// of the same input (`silu(x @ Wg) * (x @ Wu)`, Llama's gate and up) does
+// not fold. ds-merge-projections turns the pair into one GEMM over the
+// concatenated weights followed by `ds.swiglu`, and folds the SiLU back
+// into the gate's linear when the pair cannot merge.
+//
 //===----------------------------------------------------------------------===//
 
 #include "FusionUtils.h"
@@ -145,6 +151,60 @@ static std::optional<Activation> matchActivation(Operation *op, Value input) {
   return std::nullopt;
 }
 
+/// The GEMM behind `v` when `v` is a weight projection of `input` other
+/// than `self`: a ds.matmul of `input` by a weight or a ds.linear of
+/// `input` without activation or residual, seen through leading
+/// expand_shapes and an optional bias add.
+static Operation *getSiblingProjection(Value v, Value input, Operation *self) {
+  auto stripExpands = [](Value v) {
+    while (auto expand = v.getDefiningOp<tensor::ExpandShapeOp>())
+      v = expand.getSrc();
+    return v;
+  };
+  v = stripExpands(v);
+  if (auto add = v.getDefiningOp<arith::AddFOp>()) {
+    for (auto [gemm, bias] : {std::pair(add.getLhs(), add.getRhs()),
+                              std::pair(add.getRhs(), add.getLhs())}) {
+      Value src = fusion::stripBroadcasts(bias);
+      auto type = dyn_cast<RankedTensorType>(src.getType());
+      if (type && type.getRank() == 1 && fusion::isWeight(src) &&
+          stripExpands(gemm).getDefiningOp<MatMulOp>()) {
+        v = stripExpands(gemm);
+        break;
+      }
+    }
+  }
+  Operation *op = v.getDefiningOp();
+  if (!op || op == self || op->getBlock() != self->getBlock())
+    return nullptr;
+  if (auto matmul = dyn_cast<MatMulOp>(op)) {
+    std::string why;
+    if (matmul.getLhs() == input && matchWeight(matmul.getRhs(), why))
+      return op;
+  }
+  if (auto linear = dyn_cast<LinearOp>(op))
+    if (linear.getInput() == input && !linear.getResidual() &&
+        linear.getActivation() == Activation::none)
+      return op;
+  return nullptr;
+}
+
+/// True when the SiLU `silu` (applied to the GEMM `self` of `input`) has
+/// one use, a multiplication by a sibling projection of `input`: the gate
+/// of a gated MLP, left for ds-merge-projections.
+static bool gatesSiblingProjection(Operation *silu, Value input,
+                                   Operation *self) {
+  Value s = silu->getResult(0);
+  if (!s.hasOneUse())
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(*s.getUsers().begin());
+  if (!mul || mul.getLhs() == mul.getRhs())
+    return false;
+  Value other = mul.getLhs() == s ? mul.getRhs() : mul.getLhs();
+  return other.getType() == s.getType() &&
+         getSiblingProjection(other, input, self);
+}
+
 void FuseLinearPass::runOnOperation() {
   SmallVector<MatMulOp> matmuls;
   getOperation().walk([&](MatMulOp op) { matmuls.push_back(op); });
@@ -228,6 +288,9 @@ void FuseLinearPass::fuse(MatMulOp matmul) {
     }
     if (std::optional<Activation> act = matchActivation(user, seen)) {
       if (epi.activation != Activation::none || epi.residual)
+        break;
+      if (*act == Activation::silu &&
+          gatesSiblingProjection(user, matmul.getLhs(), matmul))
         break;
       epi.activation = *act;
       epi.folded.push_back(user);

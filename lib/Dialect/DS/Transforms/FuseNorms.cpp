@@ -7,9 +7,11 @@
 //   RMSNorm:   r = mean(x^2)            (x^2 as powf(x, 2) or x * x)
 //   LayerNorm: m = mean(x); d = x - m; r = mean(d^2)
 //
-// and then the shared tail `r + eps -> sqrt -> x / s` or `1 / s` /
-// `rsqrt(...)` times the numerator, followed by an optional `* gamma`
-// (and `+ beta` for LayerNorm) that folds into the fused op. Every
+// and then the shared tail `r + eps` (or `eps + r`) `-> sqrt -> x / s` or
+// `1 / s` / `rsqrt(...)` times the numerator (either operand order),
+// followed by an optional `* gamma` (and `+ beta` for LayerNorm) that
+// folds into the fused op. Without a gamma the scale is ones: a constant,
+// or a broadcast to the runtime size of a dynamic last dimension. Every
 // candidate that does not fuse gets a remark with the reason when
 // emit-remarks is set.
 //
@@ -180,6 +182,25 @@ Value asLastDimOperand(OpBuilder &b, Location loc, Value g, int64_t d,
   return {};
 }
 
+/// A scale of ones for a norm of `x` without one: a [D] constant, or a
+/// broadcast of 1 to the runtime size of `x`'s last dimension when D is
+/// dynamic.
+Value createUnitScale(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elemType = type.getElementType();
+  int64_t d = type.getShape().back();
+  FloatAttr one = b.getFloatAttr(elemType, 1.0);
+  if (!ShapedType::isDynamic(d))
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(RankedTensorType::get({d}, elemType),
+                                       one));
+  Value scalar = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(RankedTensorType::get({}, elemType), one));
+  Value size = tensor::DimOp::create(b, loc, x, type.getRank() - 1);
+  Type scaleType = RankedTensorType::get({d}, elemType);
+  return BroadcastOp::create(b, loc, scaleType, scalar, ValueRange{size});
+}
+
 struct FuseNormsPass : ds::impl::DSFuseNormsBase<FuseNormsPass> {
   using Base::Base;
 
@@ -268,19 +289,8 @@ struct FuseNormsPass : ds::impl::DSFuseNormsBase<FuseNormsPass> {
     Operation *last = foldAffine(norm, d, type.getElementType(),
                                  /*withBias=*/false, gamma, beta);
     OpBuilder b(last);
-    if (!gamma) {
-      gamma = asLastDimOperand(b, norm->getLoc(),
-                               arith::ConstantOp::create(
-                                   b, norm->getLoc(),
-                                   b.getFloatAttr(type.getElementType(), 1.0))
-                                   .getResult(),
-                               d, type.getElementType());
-      if (!gamma) {
-        remark(reduce, "RMSNorm candidate: no scale follows and the "
-                       "normalized dimension is dynamic");
-        return failure();
-      }
-    }
+    if (!gamma)
+      gamma = createUnitScale(b, norm->getLoc(), x);
     auto op = RMSNormOp::create(b, last->getLoc(), type, x, gamma,
                                 b.getF32FloatAttr(static_cast<float>(eps)),
                                 b.getI64IntegerAttr(type.getRank() - 1));
@@ -337,19 +347,8 @@ struct FuseNormsPass : ds::impl::DSFuseNormsBase<FuseNormsPass> {
     Operation *last = foldAffine(norm, dim, type.getElementType(),
                                  /*withBias=*/true, gamma, beta);
     OpBuilder b(last);
-    if (!gamma) {
-      gamma = asLastDimOperand(b, norm->getLoc(),
-                               arith::ConstantOp::create(
-                                   b, norm->getLoc(),
-                                   b.getFloatAttr(type.getElementType(), 1.0))
-                                   .getResult(),
-                               dim, type.getElementType());
-      if (!gamma) {
-        remark(mean, "LayerNorm candidate: no scale follows and the "
-                     "normalized dimension is dynamic");
-        return failure();
-      }
-    }
+    if (!gamma)
+      gamma = createUnitScale(b, norm->getLoc(), x);
     auto op = LayerNormOp::create(b, last->getLoc(), type, x, gamma, beta,
                                   b.getF32FloatAttr(static_cast<float>(eps)),
                                   b.getI64IntegerAttr(type.getRank() - 1));

@@ -16,6 +16,15 @@
 // they are merged in the concat's order and the concat becomes the merged
 // result.
 //
+// Gated MLPs first: `silu(gate) * up` with gate and up projections of one
+// input (each seen through the same tensor.expand_shape, the dynamo form
+// of a GEMM on [B*S, K]) becomes one ds.linear over [Wgate | Wup] and
+// `ds.swiglu`, which computes silu of the first half times the second.
+// The SiLU'd projection goes first whichever side of the multiplication
+// it is on. ds-fuse-linear leaves such a SiLU out of the gate's epilogue;
+// when the pair cannot merge (the reason is a remark), the SiLU folds back
+// into the gate's linear as its activation.
+//
 //===----------------------------------------------------------------------===//
 
 #include "FusionUtils.h"
@@ -29,6 +38,7 @@
 #include "mlir/IR/Dominance.h"
 
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir {
 namespace ds {
@@ -51,6 +61,9 @@ struct MergeProjectionsPass
 
 private:
   void mergeGroup(SmallVector<LinearOp> group, DominanceInfo &dom);
+  void mergeGatedPair(SiluOp silu, DominanceInfo &dom);
+  /// Gates of pairs that did not merge: their remark says why already.
+  llvm::SmallPtrSet<Operation *, 8> explained;
   void remark(Operation *op, const Twine &reason) {
     fusion::remarkMissed(emitRemarks, op, kPass, reason);
   }
@@ -77,12 +90,154 @@ struct MergeKey {
 
 static StringRef activationName(Activation a) { return stringifyActivation(a); }
 
+/// Why `op` cannot be part of a merged gate/up projection, or null.
+static const char *whyNotMergeable(LinearOp op) {
+  if (op.getResidual())
+    return "has a residual";
+  if (op.getActivation() != Activation::none)
+    return "has an activation";
+  if (op.getTileAttr())
+    return "is already tiled";
+  auto wType = op.getWeight().getType();
+  if (wType.getRank() != 2 ||
+      ShapedType::isDynamic(wType.getDimSize(op.getTransposeWeight() ? 0 : 1)))
+    return "has a dynamic output size";
+  return nullptr;
+}
+
+/// The weights and biases of `group` concatenated along N (created at
+/// `b`'s insertion point) and one ds.linear over them; `sizes` receives
+/// each projection's N. The projections must agree on input, weight
+/// layout, K, element type and bias presence.
+static LinearOp createMergedLinear(OpBuilder &b, ArrayRef<LinearOp> group,
+                                   SmallVectorImpl<int64_t> &sizes) {
+  LinearOp front = group.front();
+  bool transposed = front.getTransposeWeight();
+  int64_t nDim = transposed ? 0 : 1;
+  Location loc = b.getFusedLoc(llvm::map_to_vector(
+      group, [](LinearOp op) { return op.getLoc(); }));
+  SmallVector<Value> weights, biases;
+  int64_t total = 0;
+  for (LinearOp op : group) {
+    weights.push_back(op.getWeight());
+    if (op.getBias())
+      biases.push_back(op.getBias());
+    int64_t n = op.getWeight().getType().getDimSize(nDim);
+    sizes.push_back(n);
+    total += n;
+  }
+  Value weight = tensor::ConcatOp::create(b, loc, nDim, weights);
+  Value bias;
+  if (!biases.empty())
+    bias = tensor::ConcatOp::create(b, loc, 0, biases);
+
+  RankedTensorType resultType = front.getResult().getType();
+  SmallVector<int64_t> shape(resultType.getShape());
+  shape.back() = total;
+  return LinearOp::create(
+      b, loc, resultType.clone(shape), front.getInput(), weight, bias,
+      Value(), ActivationAttr::get(b.getContext(), Activation::none),
+      transposed ? b.getUnitAttr() : UnitAttr(), TileAttr());
+}
+
+/// `v` as a ds.linear result seen through at most one expand_shape (set
+/// in `expand`), or null.
+static LinearOp getProjection(Value v, tensor::ExpandShapeOp &expand) {
+  expand = v.getDefiningOp<tensor::ExpandShapeOp>();
+  if (expand)
+    v = expand.getSrc();
+  return v.getDefiningOp<LinearOp>();
+}
+
+/// `silu(gate) * up` (either order) with gate and up projections of one
+/// input: merged into one ds.linear and ds.swiglu. A pair that does not
+/// merge gets its SiLU folded into the gate's epilogue.
+void MergeProjectionsPass::mergeGatedPair(SiluOp silu, DominanceInfo &dom) {
+  Value s = silu.getResult();
+  if (!s.hasOneUse())
+    return;
+  auto mul = dyn_cast<arith::MulFOp>(*s.getUsers().begin());
+  if (!mul || mul.getLhs() == mul.getRhs())
+    return;
+  Value upValue = mul.getLhs() == s ? mul.getRhs() : mul.getLhs();
+  tensor::ExpandShapeOp gateExpand, upExpand;
+  LinearOp gate = getProjection(silu.getInput(), gateExpand);
+  LinearOp up = getProjection(upValue, upExpand);
+  if (!gate || !up || gate == up || gate.getInput() != up.getInput() ||
+      gate->getBlock() != up->getBlock())
+    return; // not a gate/up pair
+
+  // arith.mulf makes silu(gate) and up one type.
+  auto why = [&]() -> std::string {
+    for (LinearOp op : {gate, up})
+      if (const char *w = whyNotMergeable(op))
+        return (op == gate ? "gate " : "up ") + std::string(w);
+    if (!gate->hasOneUse() || !up->hasOneUse() ||
+        (gateExpand && !gateExpand->hasOneUse()) ||
+        (upExpand && !upExpand->hasOneUse()))
+      return "gate or up has other uses";
+    // With both results expanded to one type, the two expands are the
+    // same row-major reshape, which commutes with elementwise ops.
+    if (gate.getType() != up.getType() ||
+        gate.getTransposeWeight() != up.getTransposeWeight() ||
+        gate.getWeight().getType() != up.getWeight().getType())
+      return "gate and up differ in shape or weight layout";
+    if (static_cast<bool>(gate.getBias()) != static_cast<bool>(up.getBias()))
+      return "only one of gate and up has a bias";
+    Operation *first = gate->isBeforeInBlock(up) ? gate : up;
+    for (LinearOp op : {gate, up})
+      for (Value v : {op.getWeight(), op.getBias()})
+        if (v && !dom.properlyDominates(v, first))
+          return "weight or bias is defined after the first projection";
+    return {};
+  }();
+  if (!why.empty()) {
+    remark(gate, "gate/up pair: " + why);
+    explained.insert(gate);
+    // Fold the SiLU into the gate's epilogue, as ds-fuse-linear would have.
+    if (gate.getActivation() == Activation::none && !gate.getResidual() &&
+        gate->hasOneUse() && (!gateExpand || gateExpand->hasOneUse())) {
+      gate.setActivation(Activation::silu);
+      s.replaceAllUsesWith(silu.getInput());
+      silu.erase();
+    }
+    return;
+  }
+
+  Operation *first = gate->isBeforeInBlock(up) ? gate : up;
+  OpBuilder b(first);
+  SmallVector<int64_t> sizes;
+  LinearOp merged = createMergedLinear(b, {gate, up}, sizes);
+  b.setInsertionPoint(mul);
+  Value result =
+      SwiGLUOp::create(b, mul.getLoc(), gate.getType(), merged.getResult());
+  if (gateExpand)
+    result = tensor::ExpandShapeOp::create(
+        b, gateExpand.getLoc(), gateExpand.getResultType(), result,
+        gateExpand.getReassociationIndices(),
+        gateExpand.getMixedOutputShape());
+  mul.getResult().replaceAllUsesWith(result);
+  mul.erase();
+  silu.erase();
+  for (Operation *op : {gateExpand.getOperation(), upExpand.getOperation()})
+    if (op)
+      op->erase();
+  gate.erase();
+  up.erase();
+}
+
 void MergeProjectionsPass::runOnOperation() {
+  explained.clear();
+  DominanceInfo dom(getOperation());
+  SmallVector<SiluOp> silus;
+  getOperation().walk([&](SiluOp op) { silus.push_back(op); });
+  for (SiluOp silu : silus)
+    mergeGatedPair(silu, dom);
+
   // Linear ops by input, in program order.
   llvm::MapVector<Value, SmallVector<LinearOp>> byInput;
   getOperation().walk(
       [&](LinearOp op) { byInput[op.getInput()].push_back(op); });
-  DominanceInfo dom(getOperation());
 
   for (auto &[input, linears] : byInput) {
     if (linears.size() < 2)
@@ -97,9 +252,10 @@ void MergeProjectionsPass::runOnOperation() {
         continue;
       }
       if (op.getActivation() != Activation::none) {
-        remark(op, "projection has activation '" +
-                       activationName(op.getActivation()) +
-                       "', the others of its input none");
+        if (!explained.contains(op))
+          remark(op, "projection has activation '" +
+                         activationName(op.getActivation()) +
+                         "', the others of its input none");
         continue;
       }
       if (op.getTileAttr()) {
@@ -177,35 +333,11 @@ void MergeProjectionsPass::mergeGroup(SmallVector<LinearOp> group,
     }
   }
 
-  bool transposed = group.front().getTransposeWeight();
-  int64_t nDim = transposed ? 0 : 1;
   OpBuilder b(first);
-  Location loc = b.getFusedLoc(llvm::map_to_vector(
-      group, [](LinearOp op) { return op.getLoc(); }));
-  SmallVector<Value> weights, biases;
   SmallVector<int64_t> sizes;
-  int64_t total = 0;
-  for (LinearOp op : group) {
-    weights.push_back(op.getWeight());
-    if (op.getBias())
-      biases.push_back(op.getBias());
-    int64_t n = op.getWeight().getType().getDimSize(nDim);
-    sizes.push_back(n);
-    total += n;
-  }
-  Value weight = tensor::ConcatOp::create(b, loc, nDim, weights);
-  Value bias;
-  if (!biases.empty())
-    bias = tensor::ConcatOp::create(b, loc, 0, biases);
-
-  RankedTensorType resultType = group.front().getResult().getType();
-  SmallVector<int64_t> shape(resultType.getShape());
-  shape.back() = total;
-  auto mergedType = resultType.clone(shape);
-  auto merged = LinearOp::create(
-      b, loc, mergedType, group.front().getInput(), weight, bias, Value(),
-      ActivationAttr::get(b.getContext(), Activation::none),
-      transposed ? b.getUnitAttr() : UnitAttr(), TileAttr());
+  LinearOp merged = createMergedLinear(b, group, sizes);
+  Location loc = merged.getLoc();
+  RankedTensorType mergedType = merged.getType();
 
   if (concat && concat.getType() == mergedType) {
     concat.getResult().replaceAllUsesWith(merged.getResult());

@@ -93,17 +93,31 @@ func.func @sigmoid_gate(%x: tensor<8xf32>, %y: tensor<8xf32>) -> tensor<8xf32> {
 
 // -----
 
-// Gate and up are separate projections: SiLU fuses, SwiGLU is left to
-// ds-merge-projections.
+// Gate and up are separate tensors: SiLU fuses, and SwiGLU is left to
+// ds-merge-projections without a remark (no miss here).
 // CHECK-LABEL: func @swiglu_separate
 // CHECK: ds.silu
 // CHECK-NOT: ds.swiglu
 func.func @swiglu_separate(%g: tensor<8xf32>, %u: tensor<8xf32>) -> tensor<8xf32> {
   %0 = ds.sigmoid %g : tensor<8xf32>
   %1 = arith.mulf %g, %0 : tensor<8xf32>
-  // expected-remark @below {{SwiGLU candidate: gate and up are not halves of one tensor (merged by ds-merge-projections)}}
   %2 = arith.mulf %1, %u : tensor<8xf32>
   return %2 : tensor<8xf32>
+}
+
+// -----
+
+// Halves of two different tensors.
+// CHECK-LABEL: func @swiglu_two_sources
+// CHECK-NOT: ds.swiglu
+func.func @swiglu_two_sources(%a: tensor<4x16xf32>, %b: tensor<4x16xf32>) -> tensor<4x8xf32> {
+  %g = tensor.extract_slice %a[0, 0] [4, 8] [1, 1] : tensor<4x16xf32> to tensor<4x8xf32>
+  %u = tensor.extract_slice %b[0, 8] [4, 8] [1, 1] : tensor<4x16xf32> to tensor<4x8xf32>
+  %0 = ds.sigmoid %g : tensor<4x8xf32>
+  %1 = arith.mulf %g, %0 : tensor<4x8xf32>
+  // expected-remark @below {{SwiGLU candidate: gate and up are slices of different tensors}}
+  %2 = arith.mulf %1, %u : tensor<4x8xf32>
+  return %2 : tensor<4x8xf32>
 }
 
 // -----

@@ -128,3 +128,76 @@ func.func @negative(%q: tensor<2x4x8xf32>, %k: tensor<2x8x4xf32>,
   %a = arith.addf %m, %m : tensor<4x16xf32>
   return %s, %t, %a : tensor<2x4x4xf32>, tensor<2x4x4xf32>, tensor<4x16xf32>
 }
+
+// -----
+
+// Gated MLP: a SiLU multiplied by a sibling projection of the same input
+// (plain, with a bias, or already a ds.linear) stays out of the gate's
+// epilogue for ds-merge-projections; the bias still folds.
+// CHECK-LABEL: func.func @gated_sibling
+// CHECK: %[[G:.+]] = ds.linear %arg4, %arg0 bias(%arg2) : (tensor<4x8xf32>, tensor<8x16xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+// CHECK: %[[S:.+]] = ds.silu %[[G]]
+// CHECK: %[[U:.+]] = ds.linear %arg4, %arg1 bias(%arg3) : (tensor<4x8xf32>, tensor<8x16xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+// CHECK: arith.mulf %[[S]], %[[U]]
+// CHECK: %[[U2:.+]] = ds.linear %arg4, %arg1 : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+// CHECK: %[[G2:.+]] = ds.linear %arg4, %arg0 : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+// CHECK: %[[S2:.+]] = ds.silu %[[G2]]
+// CHECK: arith.mulf %[[U2]], %[[S2]]
+func.func @gated_sibling(%wg: tensor<8x16xf32> {ds.weight = "gate"}, %wu: tensor<8x16xf32> {ds.weight = "up"},
+                         %bg: tensor<16xf32> {ds.weight = "gate.b"}, %bu: tensor<16xf32> {ds.weight = "up.b"},
+                         %x: tensor<4x8xf32>) -> (tensor<4x16xf32>, tensor<4x16xf32>) {
+  %g = ds.matmul %x, %wg : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %bgb = ds.broadcast %bg[] : (tensor<16xf32>) -> tensor<4x16xf32>
+  %ga = arith.addf %g, %bgb : tensor<4x16xf32>
+  %s = ds.silu %ga : tensor<4x16xf32>
+  %u = ds.matmul %x, %wu : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %bub = ds.broadcast %bu[] : (tensor<16xf32>) -> tensor<4x16xf32>
+  %ua = arith.addf %bub, %u : tensor<4x16xf32>
+  %m = arith.mulf %s, %ua : tensor<4x16xf32>
+  // Up first: it is a ds.linear when the gate's chain is looked at.
+  %u2 = ds.matmul %x, %wu : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %g2 = ds.matmul %x, %wg : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %s2 = ds.silu %g2 : tensor<4x16xf32>
+  %m2 = arith.mulf %u2, %s2 : tensor<4x16xf32>
+  return %m, %m2 : tensor<4x16xf32>, tensor<4x16xf32>
+}
+
+// -----
+
+// The SiLU folds when its product is not with a sibling projection: a
+// projection of another input, an activation times activation product,
+// a product of the SiLU with itself, or a SiLU with another use.
+// CHECK-LABEL: func.func @gated_not_sibling
+// CHECK: %[[A:.+]] = ds.linear %arg2, %arg0 {activation = #ds<activation silu>}
+// CHECK: %[[B:.+]] = ds.linear %arg3, %arg1 :
+// CHECK: arith.mulf %[[A]], %[[B]]
+// CHECK: %[[C:.+]] = ds.linear %arg2, %arg0 {activation = #ds<activation silu>}
+// CHECK: %[[P:.+]] = ds.matmul %arg2, %arg4
+// CHECK: arith.mulf %[[C]], %[[P]]
+// CHECK: %[[D:.+]] = ds.linear %arg2, %arg0 {activation = #ds<activation silu>}
+// CHECK: arith.mulf %[[D]], %[[D]]
+// CHECK: %[[E:.+]] = ds.linear %arg2, %arg0 {activation = #ds<activation silu>}
+// CHECK: %[[F:.+]] = ds.linear %arg2, %arg1 :
+// CHECK: arith.mulf %[[E]], %[[F]]
+// CHECK-NOT: ds.silu
+// CHECK: return {{.+}}, %[[E]] :
+func.func @gated_not_sibling(%wg: tensor<8x16xf32> {ds.weight = "gate"}, %wu: tensor<8x16xf32> {ds.weight = "up"},
+                             %x: tensor<4x8xf32>, %y: tensor<4x8xf32>, %act: tensor<8x16xf32>)
+    -> (tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>) {
+  %g = ds.matmul %x, %wg : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %s = ds.silu %g : tensor<4x16xf32>
+  %u = ds.matmul %y, %wu : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %m = arith.mulf %s, %u : tensor<4x16xf32>
+  %g2 = ds.matmul %x, %wg : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %s2 = ds.silu %g2 : tensor<4x16xf32>
+  %p = ds.matmul %x, %act : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %m2 = arith.mulf %s2, %p : tensor<4x16xf32>
+  %g3 = ds.matmul %x, %wg : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %s3 = ds.silu %g3 : tensor<4x16xf32>
+  %m3 = arith.mulf %s3, %s3 : tensor<4x16xf32>
+  %g4 = ds.matmul %x, %wg : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %s4 = ds.silu %g4 : tensor<4x16xf32>
+  %u4 = ds.matmul %x, %wu : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %m4 = arith.mulf %s4, %u4 : tensor<4x16xf32>
+  return %m, %m2, %m3, %m4, %s4 : tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>
+}

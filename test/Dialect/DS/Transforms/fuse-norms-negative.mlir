@@ -80,3 +80,39 @@ func.func @layer_norm_no_keep_dims(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
   %2 = arith.subf %x, %1 : tensor<4x4xf32>
   return %2 : tensor<4x4xf32>
 }
+
+// -----
+
+// eps first, but a negative constant.
+// CHECK-LABEL: func @rms_eps_first_negative_eps
+// CHECK-NOT: ds.rms_norm
+func.func @rms_eps_first_negative_eps(%x: tensor<4x32xf32>) -> tensor<4x32xf32> {
+  %eps = arith.constant dense<-1.0e-5> : tensor<4x1xf32>
+  %0 = arith.mulf %x, %x : tensor<4x32xf32>
+  // expected-remark @below {{RMSNorm candidate: the value added to the mean is not a non-negative constant epsilon}}
+  %1 = ds.reduce mean %0 {axes = array<i64: 1>, keep_dims} : (tensor<4x32xf32>) -> tensor<4x1xf32>
+  %2 = arith.addf %eps, %1 : tensor<4x1xf32>
+  %3 = math.rsqrt %2 : tensor<4x1xf32>
+  %4 = ds.broadcast %3[] : (tensor<4x1xf32>) -> tensor<4x32xf32>
+  %5 = arith.mulf %x, %4 : tensor<4x32xf32>
+  return %5 : tensor<4x32xf32>
+}
+
+// -----
+
+// eps first, but 2 / sqrt(...) is no reciprocal.
+// CHECK-LABEL: func @rms_eps_first_two_over_sqrt
+// CHECK-NOT: ds.rms_norm
+func.func @rms_eps_first_two_over_sqrt(%x: tensor<4x32xf32>) -> tensor<4x32xf32> {
+  %eps = arith.constant dense<1.0e-5> : tensor<4x1xf32>
+  %two = arith.constant dense<2.0> : tensor<4x1xf32>
+  %0 = arith.mulf %x, %x : tensor<4x32xf32>
+  // expected-remark @below {{RMSNorm candidate: the numerator is not divided by sqrt(mean + eps)}}
+  %1 = ds.reduce mean %0 {axes = array<i64: 1>, keep_dims} : (tensor<4x32xf32>) -> tensor<4x1xf32>
+  %2 = arith.addf %eps, %1 : tensor<4x1xf32>
+  %3 = math.sqrt %2 : tensor<4x1xf32>
+  %4 = arith.divf %two, %3 : tensor<4x1xf32>
+  %5 = ds.broadcast %4[] : (tensor<4x1xf32>) -> tensor<4x32xf32>
+  %6 = arith.mulf %x, %5 : tensor<4x32xf32>
+  return %6 : tensor<4x32xf32>
+}
