@@ -82,7 +82,9 @@ def DSFuseLinear : DSFusionPass<"ds-fuse-linear",
     constant (bias), `ds.gelu` (both forms), `ds.silu` or `arith.maximumf`
     with zero (relu), and an `arith.addf` with any tensor of the result's
     type, in either operand order (residual). An add after the activation
-    is a residual.
+    is a residual. A SiLU whose only use multiplies it by another
+    projection of the same input stays unfolded: it is the gate of a
+    gated MLP, which `ds-merge-projections` turns into `ds.swiglu`.
 
     A GEMM on `[B*S, K]` between a collapse and an expand (the dynamo
     exporter's form) keeps its shape: the pass looks through
@@ -95,17 +97,16 @@ def DSFuseLinear : DSFusionPass<"ds-fuse-linear",
 def DSMergeProjections : DSFusionPass<"ds-merge-projections",
     "merge ds.linear ops that read the same input into one GEMM"> {
   let description = [{
-    The Q, K and V projections of one input, and the gate and up
-    projections of an MLP, become one `ds.linear` over the weights (and
-    biases) concatenated along N (`tensor.concat`), followed by one
-    `tensor.extract_slice` per projection. Projections merge when they
-    have no residual and no activation, the same weight layout, K and
-    element type, static N, and all or none have a bias. When their
-    results feed one `tensor.concat` along the last dimension (gate/up
-    concatenated for `ds.swiglu`), they merge in that order and the
-    concat becomes the merged result. The weight concatenation depends on
-    weights only and moves to the `prepare` entry point
-    (`ds-hoist-weight-prep`).
+    The Q, K and V projections of one input become one `ds.linear` over the
+    weights (and biases) concatenated along N (`tensor.concat`), followed
+    by one `tensor.extract_slice` per projection. Projections merge when
+    they have no residual and no activation, the same weight layout, K and
+    element type, static N, and all or none have a bias. A gated MLP,
+    `silu(gate(x)) * up(x)` in either operand order, becomes one
+    `ds.linear` over `[Wgate | Wup]` followed by `ds.swiglu`; a pair that
+    cannot merge gets a remark and its SiLU folded back into the gate. The
+    weight concatenation depends on weights only and moves to the
+    `prepare` entry point (`ds-hoist-weight-prep`).
   }];
 }
 
