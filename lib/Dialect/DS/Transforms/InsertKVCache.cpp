@@ -8,10 +8,10 @@
 //
 //   - a new input `start` (`tensor<?xi64>`, one entry per sequence) is the
 //     number of tokens already in each sequence's cache;
-//   - every position tensor (an iota over the sequence, reshaped to [1, S])
-//     becomes `start[b] + s` ([B, S]) in the two ops that consume positions
-//     after fusion: `ds.gather` of a position-embedding table and
-//     `ds.rope_table`;
+//   - every position tensor (an iota over the sequence, reshaped to [1, S],
+//     possibly broadcast to [B, S]) becomes `start[b] + s` ([B, S]) in the
+//     two ops that consume positions after fusion: `ds.gather` of a
+//     position-embedding table and `ds.rope_table`;
 //   - every causal `ds.attention` appends its keys and values to the layer's
 //     caches at `start`, reads the filled prefix (up to max(start) + S) and
 //     attends with `kv_length = start + S`, so each sequence sees its own
@@ -20,6 +20,12 @@
 //     its new value is returned as a result tied to the argument
 //     (`ds.cache_result`), which bufferization makes the argument itself and
 //     ds-drop-cache-results removes.
+//
+// A graph exported with past keys/values (`past_*` inputs concatenated in
+// front of each attention's keys/values, `present_*` outputs, positions
+// offset by the past length) is first brought to the shape of one without
+// past, its past inputs becoming the caches ("Graphs exported with past
+// keys/values" below).
 //
 // The rewrite is sound only when nothing outside attention mixes sequence
 // positions (a token's hidden state depends on earlier tokens through
@@ -85,6 +91,9 @@ struct KVCacheRewriter {
   func::FuncOp forward;
   BlockArgument tokens;
   Value seqLength; // tensor.dim(tokens, 1) in @forward.
+  /// For a graph exported with past keys/values: the past inputs of each
+  /// attention (key, value), which become its caches.
+  SmallVector<std::pair<BlockArgument, BlockArgument>> pastLayers;
 
   /// Checks and describes why the model cannot be cached.
   std::optional<Refusal> analyze();
@@ -92,9 +101,19 @@ struct KVCacheRewriter {
   LogicalResult build(func::FuncOp prefill, Refusal &refusal);
 };
 
-/// The token input: the one rank-2 integer graph input.
-static FailureOr<BlockArgument> findTokens(func::FuncOp func,
-                                           Refusal &refusal) {
+/// The name of a graph input, for messages.
+static std::string inputName(func::FuncOp func, BlockArgument arg) {
+  auto name =
+      func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "ds.input");
+  return name ? name.getValue().str() : "?";
+}
+
+/// The token input: the one rank-2 integer graph input. Rank-4 float inputs
+/// are candidate past keys/values (`[B, Hkv, P, D]`, from exports with a
+/// cache); mapPastInputs checks how they are used.
+static FailureOr<BlockArgument>
+findTokens(func::FuncOp func, Refusal &refusal,
+           SmallVectorImpl<BlockArgument> &pasts) {
   BlockArgument found;
   for (BlockArgument arg : func.getArguments()) {
     if (!func.getArgAttr(arg.getArgNumber(), "ds.input"))
@@ -113,6 +132,10 @@ static FailureOr<BlockArgument> findTokens(func::FuncOp func,
     }
     if (name && name.getValue() == "attention_mask")
       continue;
+    if (type && type.getRank() == 4 && isa<FloatType>(type.getElementType())) {
+      pasts.push_back(arg);
+      continue;
+    }
     refusal = {func, "input '" + (name ? name.getValue().str() : "?") +
                          "' is not token ids or an attention mask; only "
                          "models fed by token ids can be cached"};
@@ -125,32 +148,463 @@ static FailureOr<BlockArgument> findTokens(func::FuncOp func,
   return found;
 }
 
+/// Makes every `tensor.dim` of dimension `dim` of the `sources` read one
+/// value (created at the start of the body when there is none), so that
+/// the mask analysis sees one symbol for one size. The sources are graph
+/// inputs whose sizes are equal by the feeding convention (all past
+/// keys/values have the past length).
+static Value unifyDims(func::FuncOp func, ArrayRef<Value> sources,
+                       int64_t dim) {
+  SmallVector<tensor::DimOp> dims;
+  func.walk([&](tensor::DimOp d) {
+    std::optional<int64_t> idx = d.getConstantIndex();
+    if (idx && *idx == dim && llvm::is_contained(sources, d.getSource()))
+      dims.push_back(d);
+  });
+  Block &entry = func.getBody().front();
+  Value keep;
+  for (tensor::DimOp d : dims)
+    if (d->getBlock() == &entry && !keep) {
+      d->moveBefore(&entry, entry.begin());
+      // Its index constant must dominate it.
+      Value idx = d.getIndex();
+      if (Operation *c = idx.getDefiningOp())
+        c->moveBefore(d);
+      keep = d.getResult();
+    }
+  if (!keep) {
+    OpBuilder b = OpBuilder::atBlockBegin(&entry);
+    keep = tensor::DimOp::create(b, func.getLoc(), sources.front(), dim);
+  }
+  for (tensor::DimOp d : dims)
+    if (d.getResult() != keep) {
+      d.getResult().replaceAllUsesWith(keep);
+      d->erase();
+    }
+  return keep;
+}
+
 /// Replaces an `attention_mask` input by ones: during generation every
 /// cached position is real, and per-sequence lengths take the mask's place.
-/// Canonicalization then folds the mask computations away.
-static void replaceAttentionMaskByOnes(func::FuncOp func) {
+/// Canonicalization then folds the mask computations away. In a graph with
+/// past keys/values the mask covers the past and the new tokens: it becomes
+/// `[batch, total]` ones (total = past length + S), sizes included.
+static LogicalResult replaceAttentionMaskByOnes(func::FuncOp func, Value batch,
+                                                Value total,
+                                                Refusal &refusal) {
   for (BlockArgument arg : func.getArguments()) {
     auto name =
         func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "ds.input");
     if (!name || name.getValue() != "attention_mask" || arg.use_empty())
       continue;
+    auto type = cast<RankedTensorType>(arg.getType());
+    if (total && type.getRank() != 2) {
+      refusal = {func, "attention_mask is not [batch, past + sequence]"};
+      return failure();
+    }
     SmallVector<OpOperand *> uses;
     for (OpOperand &use : arg.getUses())
-      if (!isa<tensor::DimOp>(use.getOwner()))
+      if (total || !isa<tensor::DimOp>(use.getOwner()))
         uses.push_back(&use);
-    auto type = cast<RankedTensorType>(arg.getType());
-    OpBuilder b = OpBuilder::atBlockBegin(&func.getBody().front());
+    OpBuilder b(func.getContext());
+    if (total)
+      b.setInsertionPointAfterValue(total);
+    else
+      b.setInsertionPointToStart(&func.getBody().front());
     Location loc = arg.getLoc();
     Value one = arith::ConstantOp::create(
         b, loc, b.getIntegerAttr(type.getElementType(), 1));
     SmallVector<Value> dyn;
     for (int64_t d = 0; d < type.getRank(); ++d)
       if (type.isDynamicDim(d))
-        dyn.push_back(tensor::DimOp::create(b, loc, arg, d));
+        dyn.push_back(total ? (d == 0 ? batch : total)
+                            : Value(tensor::DimOp::create(b, loc, arg, d)));
     Value ones = tensor::SplatOp::create(b, loc, type, one, dyn);
     for (OpOperand *use : uses)
       use->set(ones);
   }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Graphs exported with past keys/values
+//===----------------------------------------------------------------------===//
+//
+// A decoder exported for use with a cache takes `past_key_i`/`past_value_i`
+// `[B, Hkv, P, D]`, concatenates them with the new keys/values along the
+// sequence axis before attention, returns the concatenations as
+// `present_*`, and offsets positions by P. With the runtime's cache, the
+// past of sequence b is `cache[b, :, :start[b]]`; so the rewrite
+//   - feeds each attention its new keys/values only (the shape of a graph
+//     without past), the cache read taking the concatenation's place,
+//   - replaces every position tensor equal to `P + s` by an iota over the
+//     sequence, which the common rewrite turns into `start[b] + s`,
+//   - drops the present outputs (the cache is updated in place),
+//   - reuses the past inputs as the cache arguments.
+// Anything else that reads the past or its length is a refusal.
+
+/// The past keys/values of a graph exported with a cache, as found by
+/// mapPastInputs.
+struct PastInputs {
+  /// The past inputs (key, value) of each attention, in program order.
+  SmallVector<std::pair<BlockArgument, BlockArgument>> layers;
+  SmallVector<Value> args;
+  /// The past length P (one `tensor.dim` for all past inputs) and P + S.
+  Value length;
+  Value total;
+};
+
+/// Checks the past inputs' structure and rewrites the graph to the shape of
+/// one without past (see above); positions are done by rewritePastPositions
+/// after canonicalization.
+static FailureOr<PastInputs> mapPastInputs(func::FuncOp fn, Value seqLength,
+                                           Value batch,
+                                           ArrayRef<BlockArgument> pasts,
+                                           Refusal &refusal) {
+  MLIRContext *ctx = fn.getContext();
+  Block &entry = fn.getBody().front();
+  PastInputs result;
+  result.args.assign(pasts.begin(), pasts.end());
+  result.length = unifyDims(fn, result.args, 2);
+  OpBuilder b(ctx);
+  Operation *last = result.length.getDefiningOp();
+  for (Value v : {seqLength, batch})
+    if (last->isBeforeInBlock(v.getDefiningOp()))
+      last = v.getDefiningOp();
+  b.setInsertionPointAfter(last);
+  result.total = arith::AddIOp::create(b, fn.getLoc(), result.length,
+                                       seqLength);
+
+  auto refuseUse = [&](Operation *user, BlockArgument past) {
+    refusal = {user, "reads input '" + inputName(fn, past) +
+                         "', which is not token ids or an attention mask, "
+                         "and past keys/values may only be concatenated in "
+                         "front of the new keys or values of one attention "
+                         "(along dimension 2)"};
+    return failure();
+  };
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  llvm::SmallBitVector present(ret.getNumOperands());
+  SmallVector<tensor::ConcatOp> concats;
+  DenseMap<Operation *, std::pair<BlockArgument, BlockArgument>> attnPast;
+  for (BlockArgument past : pasts) {
+    auto type = cast<RankedTensorType>(past.getType());
+    if (type.isDynamicDim(1) || type.isDynamicDim(3)) {
+      refusal = {fn, "past input '" + inputName(fn, past) +
+                         "' has dynamic heads or head size"};
+      return failure();
+    }
+    // Its uses: sizes, and one concatenation [past, new] along dimension 2.
+    tensor::ConcatOp concat;
+    for (OpOperand &use : llvm::make_early_inc_range(past.getUses())) {
+      Operation *user = use.getOwner();
+      if (auto d = dyn_cast<tensor::DimOp>(user)) {
+        std::optional<int64_t> idx = d.getConstantIndex();
+        if (idx && *idx == 0) {
+          d.getResult().replaceAllUsesWith(batch);
+          d->erase();
+          continue;
+        }
+        if (idx && *idx == 2)
+          continue; // the past length
+        if (idx && (*idx == 1 || *idx == 3)) {
+          OpBuilder cb(d);
+          d.getResult().replaceAllUsesWith(arith::ConstantIndexOp::create(
+              cb, d.getLoc(), type.getDimSize(*idx)).getResult());
+          d->erase();
+          continue;
+        }
+        return refuseUse(user, past);
+      }
+      auto c = dyn_cast<tensor::ConcatOp>(user);
+      if (!c || concat || c.getDim() != 2 || c.getInputs().size() != 2 ||
+          use.getOperandNumber() != 0 || c.getInputs()[1] == past)
+        return refuseUse(user, past);
+      concat = c;
+    }
+    if (!concat) {
+      refusal = {fn, "past input '" + inputName(fn, past) +
+                         "' is not concatenated with new keys or values"};
+      return failure();
+    }
+    // The concatenation: the keys or values of one attention, a present
+    // output, and sizes.
+    AttentionOp attn;
+    bool isKey = false;
+    for (OpOperand &use :
+         llvm::make_early_inc_range(concat.getResult().getUses())) {
+      Operation *user = use.getOwner();
+      if (auto a = dyn_cast<AttentionOp>(user)) {
+        bool key = use.getOperandNumber() ==
+                   a.getKeyMutable().getOperandNumber();
+        bool value = use.getOperandNumber() ==
+                     a.getValueMutable().getOperandNumber();
+        if (!attn && (key || value) && !(a.getKey() == a.getValue())) {
+          attn = a;
+          isKey = key;
+          continue;
+        }
+        refusal = {user, "the concatenation of past input '" +
+                             inputName(fn, past) +
+                             "' is not the keys or values of one attention"};
+        return failure();
+      }
+      if (isa<func::ReturnOp>(user) && use.getOperandNumber() != 0) {
+        present.set(use.getOperandNumber());
+        continue;
+      }
+      if (auto d = dyn_cast<tensor::DimOp>(user)) {
+        std::optional<int64_t> idx = d.getConstantIndex();
+        if (idx && (*idx == 0 || *idx == 2)) {
+          d.getResult().replaceAllUsesWith(*idx == 0 ? batch : result.total);
+          d->erase();
+          continue;
+        }
+        if (idx && (*idx == 1 || *idx == 3)) {
+          OpBuilder cb(d);
+          d.getResult().replaceAllUsesWith(
+              arith::ConstantIndexOp::create(
+                  cb, d.getLoc(), concat.getType().getDimSize(*idx))
+                  .getResult());
+          d->erase();
+          continue;
+        }
+      }
+      refusal = {user, "reads the concatenation of past input '" +
+                           inputName(fn, past) +
+                           "' with new keys/values: only attention and the "
+                           "present outputs may"};
+      return failure();
+    }
+    if (!attn) {
+      refusal = {concat, "past input '" + inputName(fn, past) +
+                             "' does not reach attention"};
+      return failure();
+    }
+    auto &slot = attnPast[attn];
+    (isKey ? slot.first : slot.second) = past;
+    concats.push_back(concat);
+  }
+
+  // Every attention reads past keys and values; it now reads the new ones
+  // only, the cache taking the concatenation's place.
+  SmallVector<AttentionOp> attentions;
+  fn.walk([&](AttentionOp a) { attentions.push_back(a); });
+  for (AttentionOp a : attentions) {
+    auto it = attnPast.find(a);
+    if (it == attnPast.end() || !it->second.first || !it->second.second) {
+      refusal = {a, "attention that does not concatenate past keys and "
+                    "values with its own: with past inputs every layer must"};
+      return failure();
+    }
+    result.layers.push_back(it->second);
+    a.getKeyMutable().set(a.getKey().getDefiningOp<tensor::ConcatOp>()
+                              .getInputs()[1]);
+    a.getValueMutable().set(a.getValue().getDefiningOp<tensor::ConcatOp>()
+                                .getInputs()[1]);
+  }
+
+  // Results: the present keys/values are the cache; the rest stays (the
+  // check of the rewrite wants the logits alone).
+  auto names = fn->getAttrOfType<ArrayAttr>("ds.output_names");
+  SmallVector<Value> kept;
+  SmallVector<Type> keptTypes;
+  SmallVector<DictionaryAttr> keptAttrs;
+  SmallVector<Attribute> keptNames;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    if (present.test(i))
+      continue;
+    kept.push_back(v);
+    keptTypes.push_back(v.getType());
+    DictionaryAttr attrs = fn.getResultAttrDict(i);
+    keptAttrs.push_back(attrs ? attrs : DictionaryAttr::get(ctx));
+    if (names && i < names.size())
+      keptNames.push_back(names[i]);
+  }
+  ret.getOperandsMutable().assign(kept);
+  fn.setFunctionType(
+      FunctionType::get(ctx, entry.getArgumentTypes(), keptTypes));
+  fn.setAllResultAttrs(keptAttrs);
+  if (names)
+    fn->setAttr("ds.output_names", ArrayAttr::get(ctx, keptNames));
+  for (tensor::ConcatOp c : concats)
+    if (c->use_empty())
+      c->erase();
+  return result;
+}
+
+/// The sequence-iota generators in `fn` (those the common rewrite offsets).
+static SmallVector<tensor::GenerateOp> sequenceIotas(func::FuncOp fn,
+                                                     Value tok) {
+  SmallVector<tensor::GenerateOp> iotas;
+  fn.walk([&](tensor::GenerateOp gen) {
+    if (isIota(gen.getResult()) && gen.getDynamicExtents().size() == 1) {
+      Value extent = gen.getDynamicExtents()[0];
+      auto dim = extent.getDefiningOp<tensor::DimOp>();
+      std::optional<int64_t> idx = dim ? dim.getConstantIndex() : std::nullopt;
+      if (dim && dim.getSource() == tok && idx && *idx == 1)
+        iotas.push_back(gen);
+    }
+  });
+  return iotas;
+}
+
+/// Replaces every position tensor equal to `P + s` ([S], [1, S] or [B, S],
+/// P the past length) by the same tensor built from an iota over the
+/// sequence, which the common rewrite offsets by `start`. Afterwards
+/// nothing may read P, and no other iota over the sequence may be left: it
+/// would be a position that ignores the past, which the cache rewrite
+/// could not reproduce.
+static LogicalResult rewritePastPositions(func::FuncOp fn, BlockArgument tok,
+                                          ArrayRef<Value> pastArgs,
+                                          Value seqLength, Value batch,
+                                          Refusal &refusal) {
+  Block &entry = fn.getBody().front();
+  // Canonicalization may have dropped or duplicated the size ops.
+  Value length = unifyDims(fn, pastArgs, 2);
+  mask::MaskAnalysis analysis;
+  std::optional<mask::SymExpr> p = analysis.scalar(length);
+  std::optional<mask::SymExpr> s = analysis.scalar(seqLength);
+  std::optional<mask::SymExpr> bsz = analysis.scalar(batch);
+  auto isPastPlusIndex = [&](Value v) {
+    if (!p || !s || !bsz)
+      return false; // nothing is replaced: the checks below refuse
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || type.getRank() < 1 || type.getRank() > 2 ||
+        !type.getElementType().isSignlessInteger() ||
+        type.getElementType().isInteger(1))
+      return false;
+    std::optional<mask::IndexForm> f = analysis.intForm(v);
+    if (!f || f->base != *p || f->coefs.back() != 1)
+      return false;
+    int64_t last = type.getRank() - 1;
+    if (analysis.dimSize(v, last) != s)
+      return false;
+    if (last == 1) {
+      if (f->coefs[0] != 0)
+        return false;
+      if (type.getDimSize(0) != 1 && analysis.dimSize(v, 0) != bsz)
+        return false;
+    }
+    return true;
+  };
+  SmallVector<Value> positions;
+  DenseSet<Value> found;
+  for (Operation &op : entry.without_terminator()) {
+    // A tensor computed from a position tensor is handled by rewriting that
+    // one: it is then computed from the iota.
+    if (llvm::any_of(op.getOperands(),
+                     [&](Value v) { return found.contains(v); }))
+      continue;
+    for (Value v : op.getResults())
+      if (!v.use_empty() && isPastPlusIndex(v)) {
+        positions.push_back(v);
+        found.insert(v);
+      }
+  }
+  DenseSet<Operation *> created;
+  for (Value v : positions) {
+    Location loc = v.getLoc();
+    auto type = cast<RankedTensorType>(v.getType());
+    Type elt = type.getElementType();
+    OpBuilder b(fn.getContext());
+    b.setInsertionPointAfterValue(v);
+    auto iota = tensor::GenerateOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic}, elt),
+        ValueRange{seqLength},
+        [&](OpBuilder &nb, Location nloc, ValueRange idx) {
+          tensor::YieldOp::create(
+              nb, nloc,
+              Value(arith::IndexCastOp::create(nb, nloc, elt, idx[0])));
+        });
+    created.insert(iota);
+    Value repl = iota.getResult();
+    if (type.getRank() == 2) {
+      repl = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get({1, ShapedType::kDynamic}, elt), repl,
+          ArrayRef<ReassociationIndices>{{0, 1}},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), seqLength});
+      if (type.getDimSize(0) != 1)
+        repl = BroadcastOp::create(
+            b, loc,
+            RankedTensorType::get(
+                {ShapedType::kDynamic, ShapedType::kDynamic}, elt),
+            repl, ValueRange{batch, seqLength});
+    }
+    if (repl.getType() != type)
+      repl = tensor::CastOp::create(b, loc, type, repl);
+    // Sizes of the position tensor are the sequence's (and batch's).
+    for (OpOperand &use : llvm::make_early_inc_range(v.getUses())) {
+      if (auto d = dyn_cast<tensor::DimOp>(use.getOwner())) {
+        std::optional<int64_t> idx = d.getConstantIndex();
+        if (idx && *idx == type.getRank() - 1) {
+          d.getResult().replaceAllUsesWith(seqLength);
+          d->erase();
+          continue;
+        }
+        if (idx && *idx == 0 && type.getRank() == 2) {
+          d.getResult().replaceAllUsesWith(batch);
+          d->erase();
+          continue;
+        }
+      }
+      use.set(repl);
+    }
+  }
+  IRRewriter rewriter(fn.getContext());
+  (void)runRegionDCE(rewriter, fn->getRegions());
+
+  for (tensor::GenerateOp gen : sequenceIotas(fn, tok))
+    if (!created.contains(gen.getOperation())) {
+      Operation *user = gen->use_empty() ? gen.getOperation()
+                                         : *gen->getUsers().begin();
+      refusal = {user, "reads positions over the new tokens that do not "
+                       "add the past length, while the KV cache offsets "
+                       "every position by the cached length"};
+      return failure();
+    }
+  // DCE erased what only fed the replaced positions; what is left reading
+  // the past length (or the past itself) is a refusal.
+  for (Value arg : pastArgs)
+    for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
+      auto d = dyn_cast<tensor::DimOp>(user);
+      if (d && d->use_empty()) {
+        d->erase();
+        continue;
+      }
+      if (!d) {
+        refusal = {user, "reads past input '" +
+                             inputName(fn, cast<BlockArgument>(arg)) +
+                             "' outside attention"};
+        return failure();
+      }
+      // Name the op that consumes the length, past integer arithmetic and
+      // the tensors filled with it (the attention mask's ones).
+      auto isSizeArith = [](Operation *op) {
+        if (op->getNumResults() != 1 || op->use_empty() ||
+            (!isa<arith::ArithDialect>(op->getDialect()) &&
+             !isa<tensor::SplatOp, tensor::FromElementsOp, BroadcastOp,
+                  tensor::DimOp>(op)))
+          return false;
+        return getElementTypeOrSelf(op->getResult(0).getType())
+            .isIntOrIndex();
+      };
+      auto next = [](Operation *op) {
+        for (Operation *u : op->getUsers())
+          if (!isa<tensor::DimOp>(u))
+            return u;
+        return *op->getUsers().begin();
+      };
+      Operation *consumer = next(d);
+      for (int i = 0; i < 16 && isSizeArith(consumer); ++i)
+        consumer = next(consumer);
+      refusal = {consumer,
+                 "reads the past length (dimension 2 of the past "
+                 "keys/values) other than as positions (past length + s) "
+                 "or in a mask proven to keep every key"};
+      return failure();
+    }
+  return success();
 }
 
 std::optional<Refusal> KVCacheRewriter::analyze() {
@@ -221,14 +675,48 @@ static LogicalResult rewritePositionUses(Value iota, Value positions,
                            "in position-embedding gathers and RoPE tables"};
       return failure();
     }
-    SmallVector<Operation *> expandUsers(expand->getUsers().begin(),
-                                         expand->getUsers().end());
-    for (Operation *u : expandUsers) {
+    // Consumers read the [1, S] positions, or the positions broadcast over
+    // the batch ([B, S], cumsum-style position ids).
+    SmallVector<std::pair<Operation *, Value>> consumers;
+    SmallVector<BroadcastOp> broadcasts;
+    auto overBatch = [&](BroadcastOp bc) {
+      auto type = bc.getResult().getType();
+      if (type.getRank() != 2)
+        return false;
+      auto batchDim = batch.getDefiningOp<tensor::DimOp>();
+      auto tokType = cast<RankedTensorType>(batchDim.getSource().getType());
+      if (!type.isDynamicDim(0))
+        return !tokType.isDynamicDim(0) &&
+               tokType.getDimSize(0) == type.getDimSize(0);
+      auto d = bc.getDynamicDims()[0].getDefiningOp<tensor::DimOp>();
+      return d && d.getSource() == batchDim.getSource() &&
+             d.getConstantIndex() == std::optional<int64_t>(0);
+    };
+    for (Operation *u : expand->getUsers()) {
+      auto bc = dyn_cast<BroadcastOp>(u);
+      if (bc && overBatch(bc)) {
+        broadcasts.push_back(bc);
+        for (Operation *bu : bc->getUsers())
+          consumers.push_back({bu, bc.getResult()});
+        continue;
+      }
+      consumers.push_back({u, expand.getResult()});
+    }
+    // An op reading the positions twice is rewritten once.
+    {
+      SmallVector<std::pair<Operation *, Value>> unique;
+      for (auto c : consumers)
+        if (!llvm::is_contained(unique, c))
+          unique.push_back(c);
+      consumers = std::move(unique);
+    }
+    for (auto [u, indices] : consumers) {
       OpBuilder b(u);
+      bool batched = indices != expand.getResult();
       if (auto gather = dyn_cast<GatherOp>(u)) {
         auto oldType = gather.getResult().getType();
-        if (gather.getIndices() != expand.getResult() ||
-            oldType.getDimSize(0) != 1) {
+        if (gather.getIndices() != indices ||
+            (!batched && oldType.getDimSize(0) != 1)) {
           refusal = {u, "unexpected position-embedding gather"};
           return failure();
         }
@@ -250,6 +738,15 @@ static LogicalResult rewritePositionUses(Value iota, Value positions,
         auto newGather = GatherOp::create(
             b, gather.getLoc(), oldType.clone(shape), gather.getData(),
             positions, gather.getAxisAttr());
+        if (batched) {
+          // Already [B, S, E].
+          Value v = newGather.getResult();
+          if (v.getType() != oldType)
+            v = tensor::CastOp::create(b, gather.getLoc(), oldType, v);
+          gather.getResult().replaceAllUsesWith(v);
+          gather->erase();
+          continue;
+        }
         // The old [1, S, E] result was broadcast to [B, S, E].
         for (Operation *gu :
              llvm::make_early_inc_range(gather.getResult().getUsers())) {
@@ -332,6 +829,9 @@ static LogicalResult rewritePositionUses(Value iota, Value positions,
                         "position-embedding gathers and RoPE tables"};
       return failure();
     }
+    for (BroadcastOp bc : broadcasts)
+      if (bc->use_empty())
+        bc->erase();
     if (expand->use_empty())
       expand->erase();
   }
@@ -381,17 +881,7 @@ LogicalResult KVCacheRewriter::build(func::FuncOp fn, Refusal &refusal) {
       arith::IndexCastOp::create(b, loc, b.getIndexType(), filled);
 
   // Positions.
-  SmallVector<tensor::GenerateOp> iotas;
-  fn.walk([&](tensor::GenerateOp gen) {
-    if (isIota(gen.getResult()) && gen.getDynamicExtents().size() == 1) {
-      Value extent = gen.getDynamicExtents()[0];
-      auto dim = extent.getDefiningOp<tensor::DimOp>();
-      std::optional<int64_t> idx = dim ? dim.getConstantIndex() : std::nullopt;
-      if (dim && dim.getSource() == tok && idx && *idx == 1)
-        iotas.push_back(gen);
-    }
-  });
-  for (tensor::GenerateOp iota : iotas)
+  for (tensor::GenerateOp iota : sequenceIotas(fn, tok))
     if (failed(rewritePositionUses(iota.getResult(), positions, batch,
                                    refusal)))
       return failure();
@@ -399,6 +889,11 @@ LogicalResult KVCacheRewriter::build(func::FuncOp fn, Refusal &refusal) {
   // Attention layers.
   SmallVector<AttentionOp> attentions;
   fn.walk([&](AttentionOp a) { attentions.push_back(a); });
+  if (!pastLayers.empty() && pastLayers.size() != attentions.size()) {
+    refusal = {fn, "the attention layers changed while mapping the past "
+                   "keys/values onto the cache"};
+    return failure();
+  }
   SmallVector<Value> newResults;
   SmallVector<unsigned> cacheArgs;
   for (auto [layer, attn] : llvm::enumerate(attentions)) {
@@ -416,7 +911,6 @@ LogicalResult KVCacheRewriter::build(func::FuncOp fn, Refusal &refusal) {
           {ShapedType::kDynamic, kvType.getDimSize(1), ShapedType::kDynamic,
            kvType.getDimSize(3)},
           kvType.getElementType());
-      unsigned argIndex = fn.getNumArguments();
       std::string name = (kind == 0 ? "cache.key." : "cache.value.") +
                          std::to_string(layer);
       SmallVector<NamedAttribute> attrs = {
@@ -433,9 +927,26 @@ LogicalResult KVCacheRewriter::build(func::FuncOp fn, Refusal &refusal) {
                    b.getNamedAttr("kind", b.getStringAttr(kind == 0
                                                               ? "key"
                                                               : "value"))}))};
-      if (failed(fn.insertArgument(argIndex, cacheType,
-                                   b.getDictionaryAttr(attrs), aloc)))
-        return failure();
+      unsigned argIndex;
+      if (!pastLayers.empty()) {
+        // The past input becomes the cache: past = cache[:, :, :start].
+        BlockArgument past = kind == 0 ? pastLayers[layer].first
+                                       : pastLayers[layer].second;
+        argIndex = past.getArgNumber();
+        if (!past.use_empty()) {
+          refusal = {*past.getUsers().begin(),
+                     "a past input is still used after mapping it onto the "
+                     "cache"};
+          return failure();
+        }
+        past.setType(cacheType);
+        fn.setArgAttrs(argIndex, b.getDictionaryAttr(attrs));
+      } else {
+        argIndex = fn.getNumArguments();
+        if (failed(fn.insertArgument(argIndex, cacheType,
+                                     b.getDictionaryAttr(attrs), aloc)))
+          return failure();
+      }
       cacheArgs.push_back(argIndex);
       Value cache = entry.getArgument(argIndex);
       Value appended =
@@ -486,7 +997,7 @@ LogicalResult KVCacheRewriter::build(func::FuncOp fn, Refusal &refusal) {
         fn.getArgAttrOfType<StringAttr>(cacheArgs[i - 1], "ds.input"))}));
   }
   fn.setFunctionType(
-      FunctionType::get(ctx, fn.getArgumentTypes(), resultTypes));
+      FunctionType::get(ctx, entry.getArgumentTypes(), resultTypes));
   fn.setAllResultAttrs(resultAttrs);
   return success();
 }
@@ -527,7 +1038,9 @@ struct InsertKVCachePass : ds::impl::DSInsertKVCacheBase<InsertKVCachePass> {
       refusal = {module, "@prefill or @decode already exists"};
       return fail(refusal, record);
     }
-    FailureOr<BlockArgument> tokens = findTokens(forward, refusal);
+    SmallVector<BlockArgument> forwardPasts;
+    FailureOr<BlockArgument> tokens =
+        findTokens(forward, refusal, forwardPasts);
     if (failed(tokens))
       return fail(refusal, record);
 
@@ -536,6 +1049,11 @@ struct InsertKVCachePass : ds::impl::DSInsertKVCacheBase<InsertKVCachePass> {
     mb.setInsertionPointAfter(forward);
     auto prefill = cast<func::FuncOp>(mb.clone(*forward));
     prefill.setSymName("prefill");
+    auto refuse = [&](const Refusal &r) {
+      // Diagnostics point into the copy: report before erasing it.
+      fail(r, record);
+      prefill->erase();
+    };
     BlockArgument tok = prefill.getArgument(tokens->getArgNumber());
     OpBuilder fb = OpBuilder::atBlockBegin(&prefill.getBody().front());
     Value seqLength = tensor::DimOp::create(fb, prefill.getLoc(), tok, 1);
@@ -546,7 +1064,26 @@ struct InsertKVCachePass : ds::impl::DSInsertKVCacheBase<InsertKVCachePass> {
           *idx == 1)
         d.getResult().replaceAllUsesWith(seqLength);
     });
-    replaceAttentionMaskByOnes(prefill);
+    // A graph exported with past keys/values takes the shape of one
+    // without (mapPastInputs).
+    SmallVector<BlockArgument> pasts;
+    for (BlockArgument arg : forwardPasts)
+      pasts.push_back(prefill.getArgument(arg.getArgNumber()));
+    SmallVector<Value> pastValues(pasts.begin(), pasts.end());
+    std::optional<PastInputs> past;
+    Value batch;
+    if (!pasts.empty()) {
+      batch = unifyDims(prefill, {tok}, 0);
+      FailureOr<PastInputs> mapped =
+          mapPastInputs(prefill, seqLength, batch, pasts, refusal);
+      if (failed(mapped))
+        return refuse(refusal);
+      past = std::move(*mapped);
+    }
+    if (failed(replaceAttentionMaskByOnes(prefill, batch,
+                                          past ? past->total : Value(),
+                                          refusal)))
+      return refuse(refusal);
     // Fold what the all-ones mask makes constant and drop what fusion left
     // dead (mask subgraphs) before checking.
     {
@@ -568,18 +1105,21 @@ struct InsertKVCachePass : ds::impl::DSInsertKVCacheBase<InsertKVCachePass> {
       IRRewriter rewriter(ctx);
       (void)runRegionDCE(rewriter, prefill->getRegions());
     }
-    KVCacheRewriter rewriter{prefill, tok, seqLength};
-    // Diagnostics point into the copy: report before erasing it.
-    if (std::optional<Refusal> r = rewriter.analyze()) {
-      fail(*r, record);
-      prefill->erase();
-      return;
+    // Canonicalization may have erased or duplicated the size ops.
+    seqLength = unifyDims(prefill, {tok}, 1);
+    if (past) {
+      batch = unifyDims(prefill, {tok}, 0);
+      if (failed(rewritePastPositions(prefill, tok, pastValues, seqLength,
+                                      batch, refusal)))
+        return refuse(refusal);
     }
-    if (failed(rewriter.build(prefill, refusal))) {
-      fail(refusal, record);
-      prefill->erase();
-      return;
-    }
+    KVCacheRewriter rewriter{prefill, tok, seqLength, {}};
+    if (past)
+      rewriter.pastLayers = past->layers;
+    if (std::optional<Refusal> r = rewriter.analyze())
+      return refuse(*r);
+    if (failed(rewriter.build(prefill, refusal)))
+      return refuse(refusal);
     // Input names: the attention mask is gone from the interface.
     for (int i = prefill.getNumArguments() - 1; i >= 0; --i) {
       auto name = prefill.getArgAttrOfType<StringAttr>(i, "ds.input");
