@@ -82,6 +82,10 @@ static void addKVCache(OpPassManager &pm, const PipelineConfig &config) {
 }
 
 static void addLower(OpPassManager &pm, const PipelineConfig &config) {
+  // The GPU's generic kernels read [K, N] weights coalesced; the
+  // transposes are weight preparation, hoisted below.
+  if (config.target == Target::CUDA)
+    pm.addNestedPass<func::FuncOp>(createDSPretransposeWeights());
   // Weight-only computations (merged projection weights, transposes) run
   // once at load in @prepare, not in every forward.
   pm.addPass(createDSHoistWeightPrep());

@@ -63,8 +63,15 @@ struct SplitReductionsPass
 
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> candidates;
+    // A dynamic parallel dimension is small only in @decode (one token per
+    // sequence: the rows are the batch). In @prefill and @forward it is
+    // batch x sequence, where the partials (ratio x rows x N) would cost
+    // more memory traffic than the split saves.
+    bool smallRows = getOperation().getName() == "decode";
     getOperation().walk([&](linalg::LinalgOp op) {
-      if (ratioFor(op))
+      if (!smallRows && !op.hasDynamicShape() && ratioFor(op))
+        candidates.push_back(op);
+      else if (smallRows && ratioFor(op))
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -75,8 +82,41 @@ struct SplitReductionsPass
       auto control = [&](linalg::LinalgOp) {
         return linalg::SplitReductionOptions{ratio, 0, false};
       };
+      Value init = op.getDpsInits()[0];
       // Ops the transform does not handle (no recognisable combiner) stay.
-      (void)linalg::splitReduction(rewriter, op, control);
+      FailureOr<linalg::SplitReductionResult> split =
+          linalg::splitReduction(rewriter, op, control);
+      if (failed(split))
+        continue;
+      // The combining op reduces over the split dimension, which upstream
+      // puts first: loops lowered from it would be a sequential loop
+      // around the parallel ones (one GPU thread for the whole output).
+      // Move the reduction innermost.
+      if (auto combine = dyn_cast<linalg::GenericOp>(
+              split->resultCombiningLinalgOp.getOperation())) {
+        unsigned n = combine.getNumLoops();
+        SmallVector<unsigned> perm;
+        for (unsigned d = 1; d < n; ++d)
+          perm.push_back(d);
+        perm.push_back(0);
+        rewriter.setInsertionPoint(combine);
+        (void)linalg::interchangeGenericOp(rewriter, combine, perm);
+      }
+      // linalg::splitReduction (LLVM 22) builds the partials' tensor.empty
+      // without its dynamic sizes. The partials are the output's shape
+      // with the split dimension first: take the sizes from the output.
+      auto empty = dyn_cast<tensor::EmptyOp>(split->initOrAlloc);
+      if (!empty || empty.getDynamicSizes().size() ==
+                        size_t(empty.getType().getNumDynamicDims()))
+        continue;
+      rewriter.setInsertionPoint(empty);
+      SmallVector<Value> sizes;
+      for (int64_t d = 1; d < empty.getType().getRank(); ++d)
+        if (empty.getType().isDynamicDim(d))
+          sizes.push_back(
+              tensor::DimOp::create(rewriter, empty.getLoc(), init, d - 1));
+      rewriter.replaceOpWithNewOp<tensor::EmptyOp>(empty, empty.getType(),
+                                                   sizes);
     }
   }
 };

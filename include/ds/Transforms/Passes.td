@@ -254,7 +254,12 @@ def DSSplitReductions : Pass<"ds-split-reductions", "func::FuncOp"> {
     elements: the reduction becomes `ratio` partial reductions (a new
     parallel dimension) and a second reduction of the partials. `ratio` is
     the largest power of two up to `max-ratio` dividing the reduction with
-    chunks of at least `min-chunk`.
+    chunks of at least `min-chunk`. Ops with a dynamic dimension are split
+    only in `@decode`, where the rows are the batch (one token each); in
+    `@prefill`/`@forward` they are batch x sequence and the partials would
+    cost more than the split saves. (Upstream builds the partials''
+    `tensor.empty` without its dynamic sizes; the pass supplies them from
+    the output.)
 
     ```mlir
     // before: [1, 2048] x [2048, 64]

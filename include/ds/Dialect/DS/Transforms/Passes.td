@@ -185,4 +185,29 @@ def DSReadWholeKVCache : Pass<"ds-read-whole-kv-cache", "func::FuncOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def DSPretransposeWeights : Pass<"ds-pretranspose-weights", "func::FuncOp"> {
+  let summary = "store [N, K] linear weights as [K, N] (CUDA target)";
+  let description = [{
+    The generic GPU kernels give each output element `n` its own thread and
+    walk the reduction sequentially, so threads of a warp read `W[k, n]`
+    for consecutive `n`: coalesced for a `[K, N]` weight, but 32 rows
+    apart for an `nn.Linear` `[N, K]` weight (`transpose_weight`). For
+    every `ds.linear` with `transpose_weight` whose weight is computed from
+    weights alone, this pass inserts the transpose and clears the flag;
+    `ds-hoist-weight-prep` then moves the transpose into `@prepare`, so it
+    runs once at load.
+
+    ```mlir
+    // before
+    %y = ds.linear %x, %w {transpose_weight} : (tensor<?x64xf32>, tensor<128x64xf32>) -> tensor<?x128xf32>
+    // after
+    %e = tensor.empty() : tensor<64x128xf32>
+    %t = linalg.transpose ins(%w : tensor<128x64xf32>) outs(%e : tensor<64x128xf32>) permutation = [1, 0]
+    %y = ds.linear %x, %t : (tensor<?x64xf32>, tensor<64x128xf32>) -> tensor<?x128xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // DS_DIALECT_DS_TRANSFORMS_PASSES_TD
