@@ -130,13 +130,11 @@ Expected<void *> SharedObject::lookupData(const std::string &symbol) const {
 }
 
 Expected<EntryFunction> SharedObject::lookup(const std::string &symbol) const {
-  ::dlerror();
-  void *address = ::dlsym(handle, symbol.c_str());
-  if (!address)
-    return makeError() << "symbol '" << symbol
-                       << "' is not defined by the code blob";
+  Expected<void *> address = lookupData(symbol);
+  if (address.failed())
+    return address.status();
   EntryFunction function;
-  static_assert(sizeof(function) == sizeof(address));
-  std::memcpy(&function, &address, sizeof(function));
+  static_assert(sizeof(function) == sizeof(void *));
+  std::memcpy(&function, &*address, sizeof(function));
   return function;
 }

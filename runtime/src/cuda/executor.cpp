@@ -12,6 +12,7 @@
 
 #include "cuda/executor.h"
 
+#include <functional>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -623,56 +624,50 @@ Status CudaExecutor::freePersistent(CUdeviceptr address) {
   return guard(driver->cuMemFree(address), what);
 }
 
-Status CudaExecutor::upload(CUdeviceptr destination, const void *source,
-                            uint64_t bytes) {
+/// A synchronous host<->device copy: the checks both directions share,
+/// then `copy` (the driver call) and a stream synchronisation.
+Status CudaExecutor::hostTransfer(const char *direction, CUdeviceptr device,
+                                  const void *host, uint64_t bytes,
+                                  const char *call,
+                                  const std::function<CUresult()> &copy) {
   if (isDead)
     return deadStatus();
   if (bytes == 0)
     return Status::success();
-  if (Status status = checkNotCapturing("a synchronous upload");
-      status.failed())
+  std::string kind = std::string("a synchronous ") + direction;
+  if (Status status = checkNotCapturing(kind.c_str()); status.failed())
     return status;
-  if (!source)
-    return recordError(makeError() << "upload of " << bytes
-                                   << " bytes from a null host pointer");
-  if (Status status = checkRange(destination, bytes, "upload"); status.failed())
+  if (!host)
+    return recordError(makeError() << direction << " of " << bytes
+                                   << " bytes with a null host pointer");
+  if (Status status = checkRange(device, bytes, direction); status.failed())
     return status;
   if (Status status = makeCurrent(); status.failed())
     return status;
-  std::string what = "cuMemcpyHtoDAsync(" + hex(destination) + ", " +
+  std::string what = std::string(call) + "(" + hex(device) + ", " +
                      std::to_string(bytes) + " bytes)";
-  if (Status status = guard(
-          driver->cuMemcpyHtoDAsync(destination, source, bytes, stream), what);
-      status.failed())
+  if (Status status = guard(copy(), what); status.failed())
     return status;
   return guard(driver->cuStreamSynchronize(stream),
-               "cuStreamSynchronize (after an upload)");
+               "cuStreamSynchronize (after " + kind.substr(2) + ")");
+}
+
+Status CudaExecutor::upload(CUdeviceptr destination, const void *source,
+                            uint64_t bytes) {
+  return hostTransfer("upload", destination, source, bytes,
+                      "cuMemcpyHtoDAsync", [&] {
+                        return driver->cuMemcpyHtoDAsync(destination, source,
+                                                         bytes, stream);
+                      });
 }
 
 Status CudaExecutor::download(void *destination, CUdeviceptr source,
                               uint64_t bytes) {
-  if (isDead)
-    return deadStatus();
-  if (bytes == 0)
-    return Status::success();
-  if (Status status = checkNotCapturing("a synchronous download");
-      status.failed())
-    return status;
-  if (!destination)
-    return recordError(makeError() << "download of " << bytes
-                                   << " bytes to a null host pointer");
-  if (Status status = checkRange(source, bytes, "download"); status.failed())
-    return status;
-  if (Status status = makeCurrent(); status.failed())
-    return status;
-  std::string what = "cuMemcpyDtoHAsync(" + hex(source) + ", " +
-                     std::to_string(bytes) + " bytes)";
-  if (Status status = guard(
-          driver->cuMemcpyDtoHAsync(destination, source, bytes, stream), what);
-      status.failed())
-    return status;
-  return guard(driver->cuStreamSynchronize(stream),
-               "cuStreamSynchronize (after a download)");
+  return hostTransfer("download", source, destination, bytes,
+                      "cuMemcpyDtoHAsync", [&] {
+                        return driver->cuMemcpyDtoHAsync(destination, source,
+                                                         bytes, stream);
+                      });
 }
 
 Status CudaExecutor::copy(CUdeviceptr destination, CUdeviceptr source,

@@ -45,6 +45,7 @@
 #include "ds/runtime/status.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -269,6 +270,9 @@ public:
   static CudaExecutor *current();
 
 private:
+  Status hostTransfer(const char *direction, CUdeviceptr device,
+                      const void *host, uint64_t bytes, const char *call,
+                      const std::function<CUresult()> &copy);
   explicit CudaExecutor(std::shared_ptr<CudaDriver> driver);
   Status initialize(const CudaExecutorOptions &options);
   Status deadStatus() const;
