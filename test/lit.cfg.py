@@ -44,6 +44,11 @@ if config.ds_sanitizers:
 # GPU integration tests run only where a CUDA driver is present.
 if shutil.which("nvidia-smi"):
     config.available_features.add("cuda")
+# The runtime tests' stand-in libcuda: runs the CUDA runtime's control flow
+# (uploads, launches, graph capture) with no GPU.
+config.substitutions.append(
+    ("%fake_libcuda", os.path.join(config.ds_obj_root, "runtime", "tests",
+                                   "ds-runtime-test-fake-libcuda.so")))
 # --target=cuda assembles kernels with the toolkit's ptxas and fatbinary.
 cuda_toolkit = os.environ.get("DS_CUDA_TOOLKIT", "/usr/local/cuda")
 if os.path.exists(os.path.join(cuda_toolkit, "bin", "ptxas")):

@@ -68,7 +68,7 @@ void CudaBackend::dropGraphs() {
   DS_CUDA_TRACE("dropping graphs");
   for (Captured &c : captured) {
     c.graph = CudaExecutor::Graph();
-    c.seenOnce = false;
+    c.signature = Signature();
   }
   DS_CUDA_TRACE("graphs dropped");
 }
@@ -152,13 +152,6 @@ CudaBackend::create(const Artifact &artifact,
 }
 
 Expected<const void *> CudaBackend::upload(const void *data, uint64_t bytes) {
-  if (!callStarted) {
-    // The arena's state before this call's first upload is part of the
-    // call's signature (graph replay).
-    arenaUsedAtCallStart = exec->arena().used();
-    arenaLiveAtCallStart = exec->arena().liveBlocks();
-    callStarted = true;
-  }
   Expected<CUdeviceptr> device = exec->arenaAlloc(std::max<uint64_t>(bytes, 1));
   if (device.failed())
     return device.status();
@@ -233,78 +226,69 @@ CudaBackend::signatureOf(const EntryPointSpec &entry,
 Status CudaBackend::call(const EntryPointSpec &entry, EntryFunction function,
                          std::vector<void *> &args,
                          std::vector<int64_t> &block) {
-  if (!callStarted) {
-    arenaUsedAtCallStart = exec->arena().used();
-    arenaLiveAtCallStart = exec->arena().liveBlocks();
-  }
-  callStarted = false;
-  Signature signature = signatureOf(entry, args, arenaUsedAtCallStart,
-                                    arenaLiveAtCallStart);
+  Status status = run(entry, function, args, block);
+  for (CUdeviceptr upload : uploads)
+    (void)exec->arenaFree(upload);
+  uploads.clear();
+  return status;
+}
+
+Status CudaBackend::run(const EntryPointSpec &entry, EntryFunction function,
+                        std::vector<void *> &args,
+                        std::vector<int64_t> &block) {
+  // The arena as it was before this call's uploads, its only allocations
+  // so far: part of the call's signature.
+  const DeviceArena &arena = exec->arena();
+  uint64_t usedBefore = arena.used();
+  for (CUdeviceptr upload : uploads)
+    usedBefore -= arena.blockSize(upload);
+  Signature signature = signatureOf(entry, args, usedBefore,
+                                    arena.liveBlocks() - uploads.size());
   Captured *slot = nullptr;
   for (Captured &c : captured)
     if (c.entry == entry.name)
       slot = &c;
-  if (graphsEnabled && !exec->dead()) {
-    if (slot && slot->graph.valid() && slot->signature == signature) {
+  if (graphsEnabled && !exec->dead() && slot &&
+      slot->signature == signature) {
+    if (slot->graph.valid()) {
       // Replay: the same kernels on the same addresses; the inputs were
       // just uploaded to the addresses the graph reads.
-      Status status = exec->launchGraph(slot->graph);
-      ++replays;
-      if (status.succeeded()) {
-        block = slot->resultBlock;
-        status = finishCall(entry, block, /*keepDevice=*/true);
-      }
-      for (CUdeviceptr upload : uploads)
-        (void)exec->arenaFree(upload);
-      uploads.clear();
-      return status;
+      DS_CUDA_TRACE("replaying");
+      if (Status status = exec->launchGraph(slot->graph); status.failed())
+        return status;
+      block = slot->resultBlock;
+      return finishCall(entry, block, /*keepDevice=*/true);
     }
-    if (slot && slot->seenOnce && slot->signature == signature) {
-      // The second identical call: capture it, then replay it.
-      DS_CUDA_TRACE("capturing");
-      Status status = exec->beginCapture();
-      if (status.succeeded()) {
-        {
-          CudaExecutor::Scope scope(*exec);
-          function(args.data());
-        }
-        Expected<CudaExecutor::Graph> graph = exec->endCapture();
-        if (graph.failed())
-          status = graph.status();
-        else
-          slot->graph = std::move(*graph);
-      }
-      if (status.succeeded()) {
-        slot->resultBlock = block;
-        status = exec->launchGraph(slot->graph);
-        ++replays;
-      }
-      if (status.succeeded())
-        status = finishCall(entry, block, /*keepDevice=*/false);
-      for (CUdeviceptr upload : uploads)
-        (void)exec->arenaFree(upload);
-      uploads.clear();
+    // The second identical call: capture it, then replay it.
+    DS_CUDA_TRACE("capturing");
+    if (Status status = exec->beginCapture(); status.failed())
       return status;
+    {
+      CudaExecutor::Scope scope(*exec);
+      function(args.data());
     }
+    Expected<CudaExecutor::Graph> graph = exec->endCapture();
+    if (graph.failed())
+      return graph.status();
+    slot->graph = std::move(*graph);
+    slot->resultBlock = block;
+    if (Status status = exec->launchGraph(slot->graph); status.failed())
+      return status;
+    return finishCall(entry, block, /*keepDevice=*/false);
   }
   if (!slot) {
     captured.push_back({});
     slot = &captured.back();
     slot->entry = entry.name;
   }
-  // A different call: drop any graph, remember this one.
+  // A different call: drop any graph, remember this one, run it.
   slot->graph = CudaExecutor::Graph();
   slot->signature = std::move(signature);
-  slot->seenOnce = true;
   {
     CudaExecutor::Scope scope(*exec);
     function(args.data());
   }
-  Status status = finishCall(entry, block, /*keepDevice=*/false);
-  for (CUdeviceptr upload : uploads)
-    (void)exec->arenaFree(upload);
-  uploads.clear();
-  return status;
+  return finishCall(entry, block, /*keepDevice=*/false);
 }
 
 Status CudaBackend::finishCall(const EntryPointSpec &entry,

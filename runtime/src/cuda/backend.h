@@ -70,16 +70,15 @@ public:
   Expected<void *> allocCache(uint64_t bytes, const std::string &name);
   void freeCache(void *pointer);
 
-  /// Replays so far (for tests and ds-run --bench).
-  int64_t graphReplays() const { return replays; }
   /// Destroys every captured graph (their buffers, e.g. KV caches, are
   /// about to be freed).
   void dropGraphs();
-  /// Turns CUDA-graph capture off (DS_CUDA_GRAPHS=0 does too).
-  void setGraphs(bool enabled) { graphsEnabled = enabled; }
 
 private:
   CudaBackend() = default;
+  /// call() without the release of the uploads.
+  Status run(const EntryPointSpec &entry, EntryFunction function,
+             std::vector<void *> &args, std::vector<int64_t> &block);
   /// Downloads the results described in `block`; frees their device
   /// allocations unless `keepDevice` (a graph replay owns none).
   Status finishCall(const EntryPointSpec &entry, std::vector<int64_t> &block,
@@ -103,21 +102,18 @@ private:
                         const std::vector<void *> &args,
                         uint64_t arenaUsedBeforeUploads,
                         size_t arenaLiveBeforeUploads) const;
-  /// One captured entry point: captured on the second call with the same
-  /// signature, replayed while the signature stays the same.
+  /// One entry point's last call: captured on the second call with the
+  /// same signature, replayed while the signature stays the same (an empty
+  /// signature matches no call).
   struct Captured {
     std::string entry;
     Signature signature;
-    bool seenOnce = false;
     CudaExecutor::Graph graph;
     std::vector<int64_t> resultBlock;
   };
   std::vector<Captured> captured;
+  /// DS_CUDA_GRAPHS=0 turns capture off.
   bool graphsEnabled = true;
-  int64_t replays = 0;
-  uint64_t arenaUsedAtCallStart = 0;
-  size_t arenaLiveAtCallStart = 0;
-  bool callStarted = false;
 
   std::unique_ptr<CudaExecutor> exec;
   std::vector<const void *> weights;
