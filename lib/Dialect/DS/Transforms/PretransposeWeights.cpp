@@ -1,4 +1,4 @@
-//===- PretransposeWeights.cpp - [K, N] weights for the GPU's GEMVs -------===//
+//===- PretransposeWeights.cpp - [N, K] weights for the GPU's GEMVs -------===//
 //
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //
@@ -46,7 +46,7 @@ struct PretransposeWeightsPass
     : public ds::impl::DSPretransposeWeightsBase<PretransposeWeightsPass> {
   void runOnOperation() override {
     getOperation().walk([](LinearOp op) {
-      if (!op.getTransposeWeight() || !derivesFromWeights(op.getWeight()))
+      if (op.getTransposeWeight() || !derivesFromWeights(op.getWeight()))
         return;
       auto type = dyn_cast<RankedTensorType>(op.getWeight().getType());
       if (!type || type.getRank() != 2)
@@ -63,7 +63,7 @@ struct PretransposeWeightsPass
                                       ArrayRef<int64_t>{1, 0})
               ->getResult(0);
       op.getWeightMutable().assign(transposed);
-      op.setTransposeWeight(false);
+      op.setTransposeWeight(true);
     });
   }
 };

@@ -186,24 +186,25 @@ def DSReadWholeKVCache : Pass<"ds-read-whole-kv-cache", "func::FuncOp"> {
 }
 
 def DSPretransposeWeights : Pass<"ds-pretranspose-weights", "func::FuncOp"> {
-  let summary = "store [N, K] linear weights as [K, N] (CUDA target)";
+  let summary = "store [K, N] linear weights as [N, K] (CUDA target)";
   let description = [{
-    The generic GPU kernels give each output element `n` its own thread and
-    walk the reduction sequentially, so threads of a warp read `W[k, n]`
-    for consecutive `n`: coalesced for a `[K, N]` weight, but 32 rows
-    apart for an `nn.Linear` `[N, K]` weight (`transpose_weight`). For
-    every `ds.linear` with `transpose_weight` whose weight is computed from
-    weights alone, this pass inserts the transpose and clears the flag;
+    The CUDA GEMV kernels (`ds-gemv-to-gpu`) give each output column `n`
+    one warp whose lanes read consecutive 16-byte pieces of the weight's
+    row `W[n, :]`: that needs the reduction dimension contiguous, the
+    `nn.Linear` `[N, K]` layout (`transpose_weight`). For every `ds.linear`
+    without `transpose_weight` whose `[K, N]` weight is computed from
+    weights alone, this pass inserts the transpose and sets the flag;
     `ds-hoist-weight-prep` then moves the transpose into `@prepare`, so it
-    runs once at load.
+    runs once at load. Weights already `[N, K]` (a tied embedding used as
+    the LM head) need no copy.
 
     ```mlir
     // before
-    %y = ds.linear %x, %w {transpose_weight} : (tensor<?x64xf32>, tensor<128x64xf32>) -> tensor<?x128xf32>
+    %y = ds.linear %x, %w : (tensor<?x64xf32>, tensor<64x128xf32>) -> tensor<?x128xf32>
     // after
-    %e = tensor.empty() : tensor<64x128xf32>
-    %t = linalg.transpose ins(%w : tensor<128x64xf32>) outs(%e : tensor<64x128xf32>) permutation = [1, 0]
-    %y = ds.linear %x, %t : (tensor<?x64xf32>, tensor<64x128xf32>) -> tensor<?x128xf32>
+    %e = tensor.empty() : tensor<128x64xf32>
+    %t = linalg.transpose ins(%w : tensor<64x128xf32>) outs(%e : tensor<128x64xf32>) permutation = [1, 0]
+    %y = ds.linear %x, %t {transpose_weight} : (tensor<?x64xf32>, tensor<128x64xf32>) -> tensor<?x128xf32>
     ```
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
