@@ -39,6 +39,12 @@ struct SplitReductionsPass
   /// static part of the output is small (a large output already has
   /// enough threads).
   int64_t ratioFor(linalg::LinalgOp op) const {
+    // A linear layer's matmul (its right operand a weight, an argument of
+    // the function) is the GEMV kernels' (ds-gemv-to-gpu): they split K
+    // across the lanes of a warp themselves.
+    if (isa<linalg::MatmulOp>(op) &&
+        isa<BlockArgument>(op.getDpsInputs()[1]))
+      return 0;
     if (op.getNumReductionLoops() != 1 || op.getNumDpsInits() != 1 ||
         !op.hasPureTensorSemantics())
       return 0;

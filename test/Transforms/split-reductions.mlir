@@ -1,7 +1,8 @@
 // RUN: ds-opt %s --split-input-file --ds-split-reductions | FileCheck %s
 
-// A decode GEMV: the 2048-long reduction becomes 32 parallel partial
-// reductions of 64 elements, then a reduction of the partials.
+// A long product of two activations: the 2048-long reduction becomes 32
+// parallel partial reductions of 64 elements, then a reduction of the
+// partials.
 // CHECK-LABEL: func.func @gemv
 // CHECK: tensor.expand_shape %{{.+}} {{\[\[}}0], [1, 2]] output_shape [1, 32, 64] : tensor<1x2048xf32> into tensor<1x32x64xf32>
 // CHECK: tensor.expand_shape %{{.+}} {{\[\[}}0, 1], [2]] output_shape [32, 64, 64] : tensor<2048x64xf32> into tensor<32x64x64xf32>
@@ -9,7 +10,8 @@
 // The combining reduction is innermost, so its loops are parallel over the
 // outputs with a short sequential loop inside.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[PARTIAL]] : tensor<32x1x64xf32>) outs(%{{.+}} : tensor<1x64xf32>)
-func.func @gemv(%x: tensor<1x2048xf32>, %w: tensor<2048x64xf32>) -> tensor<1x64xf32> {
+func.func @gemv(%x: tensor<1x2048xf32>, %h: tensor<2048x64xf32>) -> tensor<1x64xf32> {
+  %w = arith.addf %h, %h : tensor<2048x64xf32>
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x64xf32>
   %o = linalg.fill ins(%zero : f32) outs(%e : tensor<1x64xf32>) -> tensor<1x64xf32>
@@ -49,8 +51,9 @@ func.func @short(%x: tensor<1x256xf32>, %w: tensor<256x64xf32>,
 // CHECK: tensor.empty(%[[M]]) : tensor<32x?x64xf32>
 // CHECK: linalg.generic {{.*}}outs(%{{.+}} : tensor<32x?x64xf32>)
 // CHECK: linalg.generic {{.*}}outs(%[[OUT]] : tensor<?x64xf32>)
-func.func @decode(%m: tensor<?x2048xf32>, %v: tensor<2048x64xf32>,
+func.func @decode(%m: tensor<?x2048xf32>, %h: tensor<2048x64xf32>,
                   %mo: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %v = arith.addf %h, %h : tensor<2048x64xf32>
   %t = linalg.matmul ins(%m, %v : tensor<?x2048xf32>, tensor<2048x64xf32>)
                      outs(%mo : tensor<?x64xf32>) -> tensor<?x64xf32>
   return %t : tensor<?x64xf32>
@@ -61,9 +64,24 @@ func.func @decode(%m: tensor<?x2048xf32>, %v: tensor<2048x64xf32>,
 // CHECK-LABEL: func.func @prefill
 // CHECK-NOT: tensor.expand_shape
 // CHECK: linalg.matmul
-func.func @prefill(%m: tensor<?x2048xf32>, %v: tensor<2048x64xf32>,
+func.func @prefill(%m: tensor<?x2048xf32>, %h: tensor<2048x64xf32>,
                    %mo: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %v = arith.addf %h, %h : tensor<2048x64xf32>
   %t = linalg.matmul ins(%m, %v : tensor<?x2048xf32>, tensor<2048x64xf32>)
                      outs(%mo : tensor<?x64xf32>) -> tensor<?x64xf32>
   return %t : tensor<?x64xf32>
+}
+
+// -----
+
+// A linear layer's matmul (the right operand a weight argument) is left to
+// the GEMV kernels, which split K across the lanes of a warp.
+// CHECK-LABEL: func.func @linear
+// CHECK-NOT: tensor.expand_shape
+// CHECK: linalg.matmul
+func.func @linear(%x: tensor<1x2048xf32>, %w: tensor<2048x64xf32>,
+                  %o: tensor<1x64xf32>) -> tensor<1x64xf32> {
+  %r = linalg.matmul ins(%x, %w : tensor<1x2048xf32>, tensor<2048x64xf32>)
+                     outs(%o : tensor<1x64xf32>) -> tensor<1x64xf32>
+  return %r : tensor<1x64xf32>
 }

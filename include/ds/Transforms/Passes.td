@@ -243,6 +243,111 @@ def DSMergeGPUModules : Pass<"ds-merge-gpu-modules", "ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def DSFuseElementwise : Pass<"ds-fuse-elementwise", "func::FuncOp"> {
+  let summary = "elementwise fusion and reshape propagation that keep "
+                "contractions whole (CUDA path)";
+  let description = [{
+    The patterns of upstream `linalg-fuse-elementwise-ops` (elementwise
+    producer/consumer fusion, reshape propagation by expansion, constant
+    folding), except that no reshape is folded into or out of a
+    contraction: a linear layer's matmul keeps one M, one N and one K
+    dimension, the form the GEMV kernels (`ds-gemv-to-gpu`) match.
+    Upstream would fold the attention output's `[B, S, H, D]` view into the
+    output projection's K, giving three reduction dimensions.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::affine::AffineDialect"];
+}
+
+def DSGemvToGPU : Pass<"ds-gemv-to-gpu", "func::FuncOp"> {
+  let summary = "linear layers as warp-per-column GEMV kernels (CUDA path)";
+  let description = [{
+    Runs on host code after bufferization, before the generic path
+    (`convert-linalg-to-parallel-loops`, `ds-map-to-gpu`). A top-level
+    `linalg.matmul` `[M, K] x [N, K]^T` (a linear layer with its weight in
+    the `nn.Linear` layout, see `ds-pretranspose-weights`), f16/bf16/f32
+    operands with an f32 accumulator, becomes one `gpu.launch`:
+
+    - a warp per output column; its lanes read the weight row in 16-byte
+      vector loads, `stages` of them in flight per lane, and multiply them
+      with up to `rows` activation rows, an f32 accumulator per row;
+    - warp shuffles (butterfly) sum the accumulators; lane `j` writes row
+      `j` of the block's rows;
+    - the zero `linalg.fill` of the accumulator is dropped, and an
+      elementwise `linalg.generic` consuming it (bias, activation,
+      residual, the cast back to bf16) is cloned into the store, when no
+      op in between touches memory and nothing else reads the accumulator;
+    - grid: `ceil(N / warps)` x `ceil(M / rows)` blocks of `32 * warps`
+      threads.
+
+    The tile is the matmul's `ds.tile` attribute
+    (`#ds.tile<sizes = [rows, warps, 32 * (16 / element bytes) * stages],
+    warps = .., stages = ..>`) when present, else a heuristic (16 rows, 8
+    warps, up to 4 stages); it is recorded on the launch. Matmuls of other
+    shapes or layouts are left to the generic path.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::ds::DSDialect"];
+}
+
+def DSReductionsToGPU : Pass<"ds-reductions-to-gpu", "func::FuncOp"> {
+  let summary = "row reductions as warp-per-output kernels (CUDA path)";
+  let description = [{
+    Runs on host code after bufferization, before the generic path
+    (`convert-linalg-to-parallel-loops`, `ds-map-to-gpu`), which would give
+    each output element one thread running its reduction sequentially. A
+    top-level `linalg.generic` on buffers with one or more inputs, one f32
+    init indexed by a permutation of the parallel dimensions, one reduction
+    dimension that is the last loop, and a body yielding
+    `combiner(%out, %v)` (`arith.addf`, `maximumf`, `maxnumf`, `minimumf`,
+    `minnumf`; `%out` used nowhere else, no ops with regions or side
+    effects) becomes one `gpu.launch`:
+
+    - a warp per output element, 8 warps (256 threads) a block, grid
+      `ceil(outputs / 8)`; the output index is delinearised over the
+      parallel dimensions, the last fastest;
+    - lane `l` evaluates the body's `%v` at `r = l, l + 32, ...` (inputs
+      loaded at their indexing maps) and folds it into an accumulator that
+      starts at the combiner's identity (-0, -inf or +inf);
+    - a butterfly of `gpu.shuffle xor` (16, 8, 4, 2, 1) combines the lanes;
+      lane 0 combines the result with the init's value and stores it.
+
+    Reductions with a static extent below 32, and every op that does not
+    match, are left to the generic path.
+
+    ```mlir
+    // before: sum of squares of each row of %x [?, 2048] into %acc [?]
+    linalg.generic {iterator_types = ["parallel", "reduction"], ...}
+        ins(%x : memref<?x2048xf32>) outs(%acc : memref<?xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      %sq = arith.mulf %in, %in : f32
+      %s = arith.addf %sq, %out : f32
+      linalg.yield %s : f32
+    }
+    // after
+    gpu.launch blocks(...) in (%gx = ceil(M / 8), ...)
+               threads(...) in (%sx = %c256, ...) {
+      // warp = tx / 32, lane = tx % 32, row = bx * 8 + warp
+      scf.if %row < M {
+        %part = scf.for %r = %lane to %c2048 step %c32 iter_args(%a = -0.0)
+          { %x = memref.load %x[%row, %r]; %sq = arith.mulf %x, %x;
+            %s = arith.addf %sq, %a; scf.yield %s }
+        // 5 x gpu.shuffle xor + arith.addf; lane 0: %acc[%row] += result
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def DSSplitReductions : Pass<"ds-split-reductions", "func::FuncOp"> {
   let summary = "split long reductions into parallel partials (CUDA path)";
   let description = [{

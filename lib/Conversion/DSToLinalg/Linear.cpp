@@ -9,6 +9,7 @@
 // f16/bf16 GEMMs accumulate into an f32 tensor (linalg.matmul extends its
 // operands). Bias, activation, residual and the cast back to the element
 // type are one elementwise epilogue generic over [M, N], computed in f32.
+// The layer's `tile` becomes the matmul's `ds.tile` attribute.
 //
 //===----------------------------------------------------------------------===//
 
@@ -122,6 +123,9 @@ struct LinearOpLowering : OpRewritePattern<LinearOp> {
                                      AffineMap::get(3, 0, {m, n}, ctx)};
       matmul.setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps));
     }
+    // The tiling chosen for the layer travels to the GEMV/GEMM kernels.
+    if (TileAttr tile = op.getTileAttr())
+      matmul->setAttr("ds.tile", tile);
     Value y = matmul.getResult(0);
 
     // Epilogue: activation(y + bias) + residual, cast to the element type.

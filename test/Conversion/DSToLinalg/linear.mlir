@@ -87,3 +87,13 @@ func.func @vector_silu_gelu(%x: tensor<8xf32>, %w: tensor<8x16xf32>) -> (tensor<
   %1 = ds.linear %x, %w {activation = #ds<activation gelu>} : (tensor<8xf32>, tensor<8x16xf32>) -> tensor<16xf32>
   return %0, %1 : tensor<16xf32>, tensor<16xf32>
 }
+
+// -----
+
+// The layer's tile travels to the matmul for the GPU kernels.
+// CHECK-LABEL: func @tiled
+// CHECK: linalg.matmul indexing_maps = [{{.+}}] {ds.tile = #ds.tile<sizes = [16, 8, 1024], warps = 8, stages = 4>}
+func.func @tiled(%x: tensor<?x2048xbf16>, %w: tensor<512x2048xbf16>) -> tensor<?x512xbf16> {
+  %0 = ds.linear %x, %w {transpose_weight, tile = #ds.tile<sizes = [16, 8, 1024], warps = 8, stages = 4>} : (tensor<?x2048xbf16>, tensor<512x2048xbf16>) -> tensor<?x512xbf16>
+  return %0 : tensor<?x512xbf16>
+}

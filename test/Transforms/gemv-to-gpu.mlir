@@ -1,0 +1,189 @@
+// RUN: ds-opt %s --split-input-file --ds-gemv-to-gpu --cse --verify-diagnostics | FileCheck %s
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+
+// A bf16 decode linear with bias and the cast back to bf16: fill, matmul
+// and epilogue become one launch of ceil(512 / 8) x ceil(M / 16) blocks
+// of 8 warps.
+// CHECK-LABEL: func.func @bf16_bias
+// CHECK-SAME: (%[[X:.+]]: memref<?x2048xbf16>, %[[W:.+]]: memref<512x2048xbf16>, %[[B:.+]]: memref<512xbf16>)
+// CHECK-NOT: linalg.
+// CHECK: %[[M:.+]] = memref.dim %[[X]], %c0
+// CHECK: %[[Y:.+]] = memref.alloc({{.*}}) : memref<?x512xbf16>
+// CHECK: %[[GY:.+]] = arith.ceildivsi %[[M]], %c16
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c64, {{.*}} = %[[GY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256,
+// Four 16-byte weight loads in flight per lane (K = 2048: 1024 a step).
+// CHECK: scf.for {{.*}} = %c0{{.*}} to %c2048{{.*}} step %c1024
+// CHECK-COUNT-4: vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<512x2048xbf16>, vector<8xbf16>
+// CHECK: vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<?x2048xbf16>, vector<8xbf16>
+// CHECK: math.fma
+// Butterfly across the warp.
+// CHECK: gpu.shuffle  xor %{{.+}}, %c16_i32, %c32_i32 : f32
+// CHECK: gpu.shuffle  xor %{{.+}}, %c1_i32, %c32_i32 : f32
+// The epilogue at (row, col): the bias load, the add, the truncation.
+// CHECK: memref.load %[[B]][
+// CHECK: arith.addf
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+// CHECK: memref.store {{.*}}, %[[Y]][
+// CHECK: ds.tile = #ds.tile<sizes = [16, 8, 1024], warps = 8, stages = 4>
+// CHECK-NOT: linalg.
+// CHECK: return
+func.func @bf16_bias(%x: memref<?x2048xbf16>, %w: memref<512x2048xbf16>,
+                     %b: memref<512xbf16>) -> memref<?x512xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x2048xbf16>
+  %acc = memref.alloc(%m) : memref<?x512xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x512xf32>)
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      ins(%x, %w : memref<?x2048xbf16>, memref<512x2048xbf16>)
+      outs(%acc : memref<?x512xf32>)
+  // The epilogue's output is allocated after the matmul: the kernel goes
+  // where the epilogue was.
+  %y = memref.alloc(%m) : memref<?x512xbf16>
+  linalg.generic {indexing_maps = [#id, #col, #id],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%acc, %b : memref<?x512xf32>, memref<512xbf16>)
+      outs(%y : memref<?x512xbf16>) {
+  ^bb0(%a: f32, %bias: bf16, %o: bf16):
+    %be = arith.extf %bias : bf16 to f32
+    %s = arith.addf %a, %be : f32
+    %t = arith.truncf %s : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %acc : memref<?x512xf32>
+  return %y : memref<?x512xbf16>
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// A dynamic row count gets one variant per power of two up to the tile's
+// 16 rows, chosen by the block's live rows: batch 1 computes one row.
+// Without a zero fill the accumulator's value is added; with no epilogue
+// the sum is stored into it.
+// CHECK-LABEL: func.func @variants_no_fill
+// CHECK: %[[LIVE:.+]] = arith.minsi
+// CHECK: arith.cmpi sle, %[[LIVE]], %c1
+// CHECK: arith.cmpi sle, %[[LIVE]], %c2
+// CHECK: arith.cmpi sle, %[[LIVE]], %c4
+// CHECK: arith.cmpi sle, %[[LIVE]], %c8
+// CHECK: %[[OLD:.+]] = memref.load %[[ACC:.+]][
+// CHECK: %[[NEW:.+]] = arith.addf %[[OLD]],
+// CHECK: memref.store %[[NEW]], %[[ACC]][
+// CHECK-NOT: linalg.matmul
+func.func @variants_no_fill(%x: memref<?x256xf32>, %w: memref<64x256xf32>,
+                            %acc: memref<?x64xf32>) {
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      ins(%x, %w : memref<?x256xf32>, memref<64x256xf32>)
+      outs(%acc : memref<?x64xf32>)
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// A static row count that fills the tile needs no variants; the tile from
+// the IR is used (2 rows, 4 warps, 2 stages of 4 f32).
+// CHECK-LABEL: func.func @static_rows_given_tile
+// CHECK-NOT: arith.cmpi sle
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c16, {{.*}}) threads({{.*}}) in ({{.*}} = %c128,
+// CHECK: scf.for {{.*}} step %c256
+// CHECK-COUNT-2: vector.load {{.*}} : memref<64x256xf32>, vector<4xf32>
+// CHECK: ds.tile = #ds.tile<sizes = [2, 4, 256], warps = 4, stages = 2>
+func.func @static_rows_given_tile(%x: memref<4x256xf32>, %w: memref<64x256xf32>,
+                                  %acc: memref<4x64xf32>) {
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      {ds.tile = #ds.tile<sizes = [2, 4, 256], warps = 4, stages = 2>}
+      ins(%x, %w : memref<4x256xf32>, memref<64x256xf32>)
+      outs(%acc : memref<4x64xf32>)
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// A store into another buffer between the matmul and the elementwise
+// consumer keeps the consumer separate (it reads the accumulator, which
+// the kernel then writes); the fill still goes.
+// CHECK-LABEL: func.func @epilogue_not_adjacent
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK: memref.store {{.*}}, %[[ACC:.+]][
+// CHECK: memref.store
+// CHECK: linalg.generic
+func.func @epilogue_not_adjacent(%x: memref<?x256xf32>, %w: memref<64x256xf32>,
+                                 %y: memref<?x64xf32>, %flag: memref<1xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x256xf32>
+  %acc = memref.alloc(%m) : memref<?x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x64xf32>)
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      ins(%x, %w : memref<?x256xf32>, memref<64x256xf32>)
+      outs(%acc : memref<?x64xf32>)
+  memref.store %zero, %flag[%c0] : memref<1xf32>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%acc : memref<?x64xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.maximumf %a, %zero : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %acc : memref<?x64xf32>
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (k, n)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// Left to the generic path: a [K, N] weight (lanes would read down a
+// column), and a K that is not a whole number of 16-byte vectors.
+// CHECK-LABEL: func.func @not_gemv
+// CHECK-NOT: gpu.launch
+// CHECK: linalg.matmul
+// CHECK: linalg.matmul
+func.func @not_gemv(%x: memref<?x256xf32>, %w: memref<256x64xf32>,
+                    %acc: memref<?x64xf32>, %x2: memref<?x66xbf16>,
+                    %w2: memref<64x66xbf16>) {
+  linalg.matmul indexing_maps = [#x, #w, #c]
+      ins(%x, %w : memref<?x256xf32>, memref<256x64xf32>)
+      outs(%acc : memref<?x64xf32>)
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      ins(%x2, %w2 : memref<?x66xbf16>, memref<64x66xbf16>)
+      outs(%acc : memref<?x64xf32>)
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+func.func @bad_tile(%x: memref<?x256xf32>, %w: memref<64x256xf32>,
+                    %acc: memref<?x64xf32>) {
+  // expected-error @+1 {{ds-gemv-to-gpu: tile #ds.tile<sizes = [16, 8, 100], warps = 8, stages = 1> is not a GEMV tile: expected sizes = [rows (1-64), warps, 128 x stages], warps 1-32}}
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      {ds.tile = #ds.tile<sizes = [16, 8, 100], warps = 8, stages = 1>}
+      ins(%x, %w : memref<?x256xf32>, memref<64x256xf32>)
+      outs(%acc : memref<?x64xf32>)
+  return
+}
