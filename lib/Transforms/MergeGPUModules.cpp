@@ -5,7 +5,10 @@
 // gpu-kernel-outlining puts every kernel in a gpu.module of its own. Each
 // module becomes one device image: one ptxas run at compile time and one
 // cuModuleLoadData at load. This pass moves every kernel into the first
-// module (renaming on a clash) and points the launches at it.
+// module (renaming on a clash) and points the launches at it. Kernels
+// that are identical but for their name (the same layer's kernel in every
+// transformer block) are kept once: ptxas time and image size scale with
+// distinct kernels, not launches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +27,19 @@ namespace ds {
 using namespace mlir;
 
 namespace {
+
+/// `func` printed with a fixed name: equal for kernels that differ only in
+/// their symbol. (Locations are not printed.)
+std::string bodyKey(gpu::GPUFuncOp func) {
+  StringAttr name = func.getNameAttr();
+  func.setName("__ds_kernel");
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  func->print(os, OpPrintingFlags().useLocalScope());
+  func.setName(name);
+  return key;
+}
+
 struct MergeGPUModulesPass
     : public ds::impl::DSMergeGPUModulesBase<MergeGPUModulesPass> {
   void runOnOperation() override {
@@ -33,6 +49,9 @@ struct MergeGPUModulesPass
       return;
     gpu::GPUModuleOp target = modules.front();
     SymbolTable targetSymbols(target);
+    llvm::StringMap<StringAttr> kernelByBody;
+    for (auto func : target.getOps<gpu::GPUFuncOp>())
+      kernelByBody.try_emplace(bodyKey(func), func.getNameAttr());
     // (old module, old kernel) -> new kernel name.
     DenseMap<SymbolRefAttr, SymbolRefAttr> renamed;
     for (gpu::GPUModuleOp source : llvm::drop_begin(modules)) {
@@ -48,13 +67,26 @@ struct MergeGPUModulesPass
         if (!symbol)
           continue;
         StringAttr oldName = symbol.getNameAttr();
+        auto oldRef = SymbolRefAttr::get(source.getNameAttr(),
+                                         {FlatSymbolRefAttr::get(oldName)});
+        auto func = dyn_cast<gpu::GPUFuncOp>(op);
+        std::string key = func ? bodyKey(func) : std::string();
+        if (func) {
+          auto it = kernelByBody.find(key);
+          if (it != kernelByBody.end()) {
+            renamed[oldRef] = SymbolRefAttr::get(
+                target.getNameAttr(), {FlatSymbolRefAttr::get(it->second)});
+            op.erase();
+            continue;
+          }
+        }
         op.moveBefore(target.getBody(), target.getBody()->end());
         // insert() renames on a clash and returns the final name.
         StringAttr newName = targetSymbols.insert(&op);
-        renamed[SymbolRefAttr::get(source.getNameAttr(),
-                                   {FlatSymbolRefAttr::get(oldName)})] =
-            SymbolRefAttr::get(target.getNameAttr(),
-                               {FlatSymbolRefAttr::get(newName)});
+        if (func)
+          kernelByBody.try_emplace(key, newName);
+        renamed[oldRef] = SymbolRefAttr::get(
+            target.getNameAttr(), {FlatSymbolRefAttr::get(newName)});
       }
       source.erase();
     }
