@@ -39,6 +39,32 @@ bool isContraction(Operation *op) {
          linalgOp.getNumDpsInputs() >= 2;
 }
 
+/// A generic whose init is another op's result but whose body never reads
+/// it (convert-elementwise-to-linalg makes `a * b` write into `a`) gets a
+/// tensor.empty instead: the producer then has one use and fuses (an
+/// RMSNorm's broadcast weight was materialised per token otherwise).
+struct FreshInitForUnreadOutput : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    bool changed = false;
+    for (OpOperand &init : op.getDpsInitsMutable()) {
+      Value value = init.get();
+      auto type = dyn_cast<RankedTensorType>(value.getType());
+      if (!type || op.payloadUsesValueFromOperand(&init) ||
+          !value.getDefiningOp<linalg::LinalgOp>())
+        continue;
+      rewriter.setInsertionPoint(op);
+      Value empty = tensor::EmptyOp::create(
+          rewriter, op.getLoc(), tensor::getMixedSizes(rewriter, op.getLoc(), value),
+          type.getElementType());
+      rewriter.modifyOpInPlace(op, [&] { init.set(empty); });
+      changed = true;
+    }
+    return success(changed);
+  }
+};
+
 struct FuseElementwisePass
     : public ds::impl::DSFuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
@@ -57,12 +83,16 @@ struct FuseElementwisePass
     };
     RewritePatternSet patterns(context);
     linalg::populateElementwiseOpsFusionPatterns(patterns, fuse);
+    patterns.add<FreshInitForUnreadOutput>(context);
     linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, reshape);
     tensor::populateBubbleUpExpandShapePatterns(patterns);
     affine::AffineApplyOp::getCanonicalizationPatterns(patterns, context);
     linalg::GenericOp::getCanonicalizationPatterns(patterns, context);
     tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, context);
     tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, context);
+    // tensor.dim of a linalg result becomes the dim of its init, so the
+    // sizes of a fresh init leave the producer with one use.
+    tensor::DimOp::getCanonicalizationPatterns(patterns, context);
     context->getLoadedDialect<linalg::LinalgDialect>()
         ->getCanonicalizationPatterns(patterns);
     linalg::populateConstantFoldLinalgOperations(patterns, fuse);

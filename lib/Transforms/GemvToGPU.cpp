@@ -62,6 +62,8 @@ struct Gemv {
   linalg::MatmulOp matmul;
   linalg::FillOp fill;        // zero fill of the accumulator, or null
   linalg::GenericOp epilogue; // elementwise consumer folded in, or null
+  Value accView;              // what the epilogue reads: the accumulator or
+                              // a view splitting M into leading dimensions
   int64_t n = 0, k = 0;
   Type elementType;           // of the activation and the weight
   int64_t vector = 0;         // elements per 16-byte load
@@ -151,29 +153,54 @@ std::optional<Gemv> matchMatmul(linalg::MatmulOp op) {
       g.fill = fill;
     break;
   }
-  // The epilogue: the first op after the matmul that uses the accumulator,
-  // elementwise over [M, N], with nothing touching memory in between and
-  // no later use of the accumulator but its deallocation.
+  // Views of the accumulator that only split M into leading dimensions
+  // ([B * S, N] -> [B, S, N]): the epilogue may read one of them.
+  SmallVector<Value> views = {accBuf};
+  for (Operation *user : accBuf.getUsers()) {
+    auto expand = dyn_cast<memref::ExpandShapeOp>(user);
+    if (!expand || expand.getSrc() != accBuf)
+      continue;
+    SmallVector<ReassociationIndices> groups =
+        expand.getReassociationIndices();
+    if (groups.size() == 2 && groups[1].size() == 1 &&
+        expand.getResultType().getLayout().isIdentity())
+      views.push_back(expand.getResult());
+  }
+  auto readsAcc = [&](Operation *o) {
+    return llvm::any_of(o->getOperands(), [&](Value v) {
+      return llvm::is_contained(views, v);
+    });
+  };
+  // The epilogue: the first op after the matmul that reads the accumulator
+  // (or a view), elementwise over [M..., N], with nothing touching memory
+  // in between and no other use of the accumulator but its deallocation.
   Operation *next = op->getNextNode();
-  while (next && !llvm::is_contained(next->getOperands(), accBuf)) {
+  while (next && (!readsAcc(next) || llvm::is_contained(
+                                         views, next->getNumResults()
+                                                    ? next->getResult(0)
+                                                    : Value()))) {
     if (!isMemoryFree(next))
       return g;
     next = next->getNextNode();
   }
   auto epilogue = dyn_cast_or_null<linalg::GenericOp>(next);
   if (!epilogue || epilogue->getBlock() != block ||
-      !epilogue.hasPureBufferSemantics() || epilogue.getNumLoops() != 2 ||
+      !epilogue.hasPureBufferSemantics() || epilogue.getNumLoops() < 2 ||
       epilogue.getNumReductionLoops() != 0 || epilogue.getNumDpsInits() != 1)
     return g;
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+  unsigned rank = epilogue.getNumLoops();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
   if (epilogue.getMatchingIndexingMap(epilogue.getDpsInitOperand(0)) !=
       identity)
     return g;
+  Value accView;
   for (OpOperand *input : epilogue.getDpsInputOperands()) {
     AffineMap map = epilogue.getMatchingIndexingMap(input);
-    if (input->get() == accBuf) {
-      if (map != identity)
+    if (llvm::is_contained(views, input->get())) {
+      if (map != identity || (accView && accView != input->get()) ||
+          cast<MemRefType>(input->get().getType()).getRank() != rank)
         return g;
+      accView = input->get();
       continue;
     }
     if (!isa<MemRefType>(input->get().getType()))
@@ -182,13 +209,18 @@ std::optional<Gemv> matchMatmul(linalg::MatmulOp op) {
       if (!isa<AffineDimExpr, AffineConstantExpr>(e))
         return g;
   }
-  for (Operation *user : accBuf.getUsers()) {
-    if (user == op || user == epilogue || user == g.fill ||
-        isa<memref::DeallocOp>(user))
-      continue;
+  if (!accView)
     return g;
-  }
+  for (Value view : views)
+    for (Operation *user : view.getUsers()) {
+      if (user == op || user == epilogue || user == g.fill ||
+          isa<memref::DeallocOp>(user) ||
+          (user->getNumResults() && llvm::is_contained(views, user->getResult(0))))
+        continue;
+      return g;
+    }
   g.epilogue = epilogue;
+  g.accView = accView;
   return g;
 }
 
@@ -242,8 +274,12 @@ void buildKernel(Gemv g, const Tile &tile, ds::TileAttr tileAttr) {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
 
-  // Host side: the row count and the grid.
+  // Host side: the row count, the epilogue's leading extents, the grid.
   Value rows = memref::DimOp::create(b, loc, x, 0);
+  unsigned epilogueRank = g.epilogue ? g.epilogue.getNumLoops() : 2;
+  SmallVector<Value> leadSizes(epilogueRank - 1);
+  for (unsigned d = 1; d + 1 < epilogueRank; ++d)
+    leadSizes[d] = memref::DimOp::create(b, loc, g.accView, d);
   Value one = cIndex(b, 1);
   Value gridX = cIndex(b, llvm::divideCeil(g.n, tile.warps));
   Value gridY = arith::CeilDivSIOp::create(b, loc, rows, cIndex(b, tile.rows));
@@ -251,6 +287,9 @@ void buildKernel(Gemv g, const Tile &tile, ds::TileAttr tileAttr) {
   auto launch =
       gpu::LaunchOp::create(b, loc, gridX, gridY, one, threads, one, one);
   launch->setAttr("ds.tile", tileAttr);
+  // Outlined as gemv_<N>x<K> (profiles name the layer's shape).
+  launch.setFunctionAttr(FlatSymbolRefAttr::get(
+      b.getContext(), ("gemv_" + llvm::Twine(g.n) + "x" + llvm::Twine(g.k)).str()));
 
   OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
   Value tid = launch.getThreadIds().x;
@@ -410,13 +449,25 @@ void buildKernel(Gemv g, const Tile &tile, ds::TileAttr tileAttr) {
     memref::StoreOp::create(sb, loc, v, accBuf, ValueRange{row, col});
     return;
   }
-  // The epilogue's body at (row, col).
+  // The epilogue's body at (row, col), the row split into the epilogue's
+  // leading dimensions (last fastest).
   linalg::GenericOp epi = g.epilogue;
+  SmallVector<Value> loopIdx(epilogueRank);
+  loopIdx.back() = col;
+  Value rest = row;
+  for (int d = epilogueRank - 2; d >= 0; --d) {
+    if (d == 0) {
+      loopIdx[d] = rest;
+      break;
+    }
+    loopIdx[d] = arith::RemUIOp::create(sb, loc, rest, leadSizes[d]);
+    rest = arith::DivUIOp::create(sb, loc, rest, leadSizes[d]);
+  }
   auto indicesFor = [&](AffineMap map) {
     SmallVector<Value> idx;
     for (AffineExpr e : map.getResults()) {
       if (auto d = dyn_cast<AffineDimExpr>(e))
-        idx.push_back(d.getPosition() == 0 ? row : col);
+        idx.push_back(loopIdx[d.getPosition()]);
       else
         idx.push_back(cIndex(sb, cast<AffineConstantExpr>(e).getValue()));
     }
@@ -426,7 +477,7 @@ void buildKernel(Gemv g, const Tile &tile, ds::TileAttr tileAttr) {
   IRMapping map;
   for (OpOperand &operand : epi->getOpOperands()) {
     BlockArgument arg = body->getArgument(operand.getOperandNumber());
-    if (operand.get() == accBuf) {
+    if (operand.get() == g.accView) {
       Value v = mine;
       if (!g.fill)
         v = arith::AddFOp::create(
@@ -443,14 +494,14 @@ void buildKernel(Gemv g, const Tile &tile, ds::TileAttr tileAttr) {
   }
   for (Operation &bodyOp : body->without_terminator()) {
     if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
-      map.map(index.getResult(), index.getDim() == 0 ? row : col);
+      map.map(index.getResult(), loopIdx[index.getDim()]);
       continue;
     }
     sb.clone(bodyOp, map);
   }
   auto yield = cast<linalg::YieldOp>(body->getTerminator());
   memref::StoreOp::create(sb, loc, map.lookup(yield.getValues()[0]),
-                          epi.getDpsInits()[0], ValueRange{row, col});
+                          epi.getDpsInits()[0], loopIdx);
 }
 
 struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {

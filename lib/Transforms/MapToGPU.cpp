@@ -13,7 +13,8 @@
 //     scf.parallel loops run sequentially in their thread;
 //   - any other top-level op with memory effects on buffers (an scf.for over
 //     the batch that appends to a cache, a leftover memref.copy) becomes a
-//     one-thread launch;
+//     launch of its own: one block whose threads share its parallel loops
+//     when its sequential part only reads, else one thread;
 //   - what is left on the host must not touch buffer contents: a value read
 //     from a buffer and used by host code (a shape that depends on data) is
 //     an error, since the host cannot read device memory without a
@@ -153,15 +154,103 @@ void launchParallel(scf::ParallelOp parallel) {
   parallel.erase();
 }
 
-/// Wraps `op` in a one-thread gpu.launch.
-void launchSingleThread(Operation *op) {
+/// True if every op under `root` that writes memory is nested in an
+/// scf.parallel under `root`: the sequential code around the parallel
+/// loops only reads (an index loaded from a buffer, say).
+bool writesOnlyInParallelLoops(Operation *root) {
+  bool ok = true;
+  root->walk([&](Operation *nested) {
+    if (isa<scf::ParallelOp>(nested) || nested == root)
+      return WalkResult::advance();
+    bool writes = isa<memref::StoreOp, memref::CopyOp, linalg::LinalgOp>(
+                      nested) ||
+                  (nested->getDialect()->getNamespace() == "vector" &&
+                   !isMemoryEffectFree(nested) &&
+                   !hasEffect<MemoryEffects::Read>(nested));
+    if (!writes)
+      if (auto iface = dyn_cast<MemoryEffectOpInterface>(nested))
+        writes = iface.hasEffect<MemoryEffects::Write>();
+    if (writes && !nested->getParentOfType<scf::ParallelOp>()) {
+      ok = false;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return ok;
+}
+
+/// Replaces `loop` by a loop over its linearised iterations strided by the
+/// block's threads, then a barrier (the code after it, in program order,
+/// may read what the iterations wrote).
+void distributeOverBlock(scf::ParallelOp loop, Value tid, int64_t threads) {
+  Location loc = loop.getLoc();
+  OpBuilder b(loop);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  SmallVector<Value> counts;
+  Value total = arith::ConstantIndexOp::create(b, loc, 1);
+  for (unsigned d = 0; d < loop.getNumLoops(); ++d) {
+    Value extent = arith::SubIOp::create(b, loc, loop.getUpperBound()[d],
+                                         loop.getLowerBound()[d]);
+    Value count = arith::MaxSIOp::create(
+        b, loc, arith::CeilDivSIOp::create(b, loc, extent, loop.getStep()[d]),
+        zero);
+    counts.push_back(count);
+    total = arith::MulIOp::create(b, loc, total, count);
+  }
+  auto strided = scf::ForOp::create(
+      b, loc, tid, total, arith::ConstantIndexOp::create(b, loc, threads));
+  OpBuilder ib = OpBuilder::atBlockBegin(strided.getBody());
+  IRMapping map;
+  Value rest = strided.getInductionVar();
+  for (int d = loop.getNumLoops() - 1; d >= 0; --d) {
+    Value idx = d == 0 ? rest : arith::RemUIOp::create(ib, loc, rest, counts[d]);
+    if (d > 0)
+      rest = arith::DivUIOp::create(ib, loc, rest, counts[d]);
+    map.map(loop.getInductionVars()[d],
+            arith::AddIOp::create(
+                ib, loc, loop.getLowerBound()[d],
+                arith::MulIOp::create(ib, loc, idx, loop.getStep()[d])));
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    ib.clone(op, map);
+  gpu::BarrierOp::create(b, loc);
+  loop.erase();
+}
+
+constexpr int64_t kThreadsForSequential = 256;
+
+/// Wraps `op` in a gpu.launch. When its sequential part only reads memory
+/// (the per-sequence KV-cache append: for each sequence, load its position,
+/// copy its keys into the cache there), one block runs it: every thread
+/// runs the sequential code, the parallel loops inside are spread over the
+/// block's threads with a barrier after each. Otherwise one thread runs it.
+void launchSequential(Operation *op) {
   Location loc = op->getLoc();
   OpBuilder b(op);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto launch = gpu::LaunchOp::create(b, loc, one, one, one, one, one, one);
+  bool distribute = writesOnlyInParallelLoops(op);
+  Value threads = distribute ? arith::ConstantIndexOp::create(
+                                   b, loc, kThreadsForSequential)
+                             : one;
+  auto launch =
+      gpu::LaunchOp::create(b, loc, one, one, one, threads, one, one);
   OpBuilder lb = OpBuilder::atBlockBegin(&launch.getBody().front());
   Operation *moved = lb.clone(*op);
   gpu::TerminatorOp::create(lb, loc);
+  if (distribute) {
+    SmallVector<scf::ParallelOp> outermost;
+    moved->walk<WalkOrder::PreOrder>([&](scf::ParallelOp loop) {
+      outermost.push_back(loop);
+      return WalkResult::skip();
+    });
+    for (scf::ParallelOp loop : outermost) {
+      // Loops nested in the distributed one run in its thread.
+      for (Operation &inner : loop.getBody()->without_terminator())
+        serializeParallelLoops(&inner);
+      distributeOverBlock(loop, launch.getThreadIds().x,
+                          kThreadsForSequential);
+    }
+  }
   serializeParallelLoops(moved);
   op->erase();
 }
@@ -198,7 +287,7 @@ struct MapToGPUPass : public ds::impl::DSMapToGPUBase<MapToGPUPass> {
             "tensor data), which the CUDA target does not support");
         return signalPassFailure();
       }
-      launchSingleThread(op);
+      launchSequential(op);
     }
   }
 };

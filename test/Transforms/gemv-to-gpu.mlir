@@ -187,3 +187,45 @@ func.func @bad_tile(%x: memref<?x256xf32>, %w: memref<64x256xf32>,
       outs(%acc : memref<?x64xf32>)
   return
 }
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+
+// The epilogue reads the accumulator through a view splitting M into
+// [B, S] (a linear on [B, S, K] activations): it is still folded, the row
+// split back into (b, s) with S's extent.
+// CHECK-LABEL: func.func @epilogue_through_view
+// CHECK-SAME: (%[[X:.+]]: memref<?x256xbf16>, %[[W:.+]]: memref<64x256xbf16>, %[[Y:.+]]: memref<?x?x64xbf16>, %[[B:.+]]: index, %[[S:.+]]: index)
+// CHECK-NOT: linalg.
+// CHECK: %[[VIEW:.+]] = memref.expand_shape
+// CHECK: %[[SD:.+]] = memref.dim %[[VIEW]], %c1
+// CHECK: gpu.launch
+// CHECK: %[[SI:.+]] = arith.remui %[[ROW:.+]], %[[SD]]
+// CHECK-NEXT: %[[BI:.+]] = arith.divui %[[ROW]], %[[SD]]
+// CHECK: arith.truncf
+// CHECK: memref.store %{{.+}}, %[[Y]][%[[BI]], %[[SI]], %{{.+}}] : memref<?x?x64xbf16>
+// CHECK-NOT: linalg.
+func.func @epilogue_through_view(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>,
+                                 %y: memref<?x?x64xbf16>, %b: index, %s: index) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x256xbf16>
+  %acc = memref.alloc(%m) : memref<?x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x64xf32>)
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      ins(%x, %w : memref<?x256xbf16>, memref<64x256xbf16>)
+      outs(%acc : memref<?x64xf32>)
+  %v = memref.expand_shape %acc [[0, 1], [2]] output_shape [%b, %s, 64] : memref<?x64xf32> into memref<?x?x64xf32>
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v : memref<?x?x64xf32>) outs(%y : memref<?x?x64xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %acc : memref<?x64xf32>
+  return
+}

@@ -71,6 +71,42 @@ func.func @nested_and_serial(%a: memref<?x8xf32>, %off: memref<?xi64>,
 
 // -----
 
+// The per-sequence cache append as it reaches this pass: the sequential
+// loop only reads (each sequence's position), its writes are in a
+// parallel loop. One block runs it: every thread walks the sequences,
+// the copy's iterations are spread over the 256 threads (linearised,
+// strided by the block size), and a barrier ends each sequence's copy.
+// CHECK-LABEL: func.func @cache_append
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[ONE:[a-z0-9_]+]], {{.*}} = %[[ONE]], {{.*}} = %[[ONE]]) threads(%[[TID:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %c256{{.*}}, {{.*}} = %[[ONE]], {{.*}} = %[[ONE]])
+// CHECK: scf.for %[[SEQ:.+]] = %{{.+}} to %{{.+}} step
+// CHECK: memref.load %{{.+}}[%[[SEQ]]] : memref<?xi64>
+// CHECK: scf.for %[[I:.+]] = %[[TID]] to %{{.+}} step %c256
+// CHECK: arith.remui %[[I]]
+// CHECK: memref.store
+// CHECK: gpu.barrier
+// CHECK-NOT: scf.parallel
+// CHECK: gpu.terminator
+func.func @cache_append(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
+                        %cache: memref<?x8x?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %new, %c0 : memref<?x8x64xf32>
+  scf.for %b = %c0 to %n step %c1 {
+    %p = memref.load %pos[%b] : memref<?xi64>
+    %pi = arith.index_cast %p : i64 to index
+    scf.parallel (%h, %d) = (%c0, %c0) to (%c8, %c64) step (%c1, %c1) {
+      %x = memref.load %new[%b, %h, %d] : memref<?x8x64xf32>
+      memref.store %x, %cache[%b, %h, %pi, %d] : memref<?x8x?x64xf32>
+      scf.reduce
+    }
+  }
+  return
+}
+
+// -----
+
 // A value read from device memory that sizes a host allocation cannot be
 // compiled for the GPU.
 func.func @data_dependent_shape(%len: memref<i64>) -> memref<?xf32> {

@@ -284,3 +284,71 @@ func.func @untouched(%x: memref<?x2048xf32>, %acc: memref<?xf32>,
   }
   return
 }
+
+// -----
+
+// The init set by a fill, directly or through a copy of a filled buffer
+// (bufferization's form for a reduction's init): lane 0 combines with the
+// fill's value, and the fill and copy go.
+// CHECK-LABEL: func.func @fill_folded
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: linalg.copy
+// CHECK: gpu.launch
+// CHECK: %[[SUM:.+]] = arith.addf %cst{{.*}}, %{{.+}} : f32
+// CHECK: memref.store %[[SUM]]
+// CHECK: gpu.launch
+// CHECK: arith.maximumf %cst{{.*}}, %{{.+}} : f32
+// CHECK-NOT: linalg.fill
+// CHECK: return
+func.func @fill_folded(%x: memref<?x256xf32>) -> (memref<?xf32>, memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %n = memref.dim %x, %c0 : memref<?x256xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x256xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %out, %in : f32
+    linalg.yield %a : f32
+  }
+  %filled = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%ninf : f32) outs(%filled : memref<?xf32>)
+  %max = memref.alloc(%n) : memref<?xf32>
+  linalg.copy ins(%filled : memref<?xf32>) outs(%max : memref<?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x256xf32>) outs(%max : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %out, %in : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %filled : memref<?xf32>
+  return %sum, %max : memref<?xf32>, memref<?xf32>
+}
+
+// -----
+
+// A fill whose buffer is read before the reduction stays, and the kernel
+// loads the init.
+// CHECK-LABEL: func.func @fill_read_first
+// CHECK: linalg.fill
+// CHECK: memref.copy
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.+}} : memref<?xf32>
+// CHECK: arith.addf
+func.func @fill_read_first(%x: memref<?x256xf32>, %keep: memref<?xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x256xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  memref.copy %sum, %keep : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x256xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %out, %in : f32
+    linalg.yield %a : f32
+  }
+  return %sum : memref<?xf32>
+}

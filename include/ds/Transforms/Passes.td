@@ -168,7 +168,11 @@ def DSMapToGPU : Pass<"ds-map-to-gpu", "func::FuncOp"> {
     becomes a `gpu.launch` of one thread per iteration (the iteration space
     linearised, the last dimension fastest, 256 threads a block); nested
     parallel loops run sequentially in their thread. Any other top-level op
-    that reads or writes buffers becomes a one-thread launch. Host code
+    that reads or writes buffers becomes a launch of its own: of one block
+    when it writes only inside parallel loops (the per-sequence KV-cache
+    append: every thread runs the sequential code, the parallel loops are
+    spread over the block's 256 threads with a barrier after each),
+    otherwise of one thread. Host code
     keeps allocations, views and shape arithmetic only. A value read from a
     buffer and used by the host (a data-dependent shape) is an error: the
     host cannot read device memory without a synchronisation.
