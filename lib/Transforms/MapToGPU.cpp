@@ -57,7 +57,11 @@ bool isHostOp(Operation *op) {
 /// True if `op` (or an op nested in it) reads or writes buffer contents.
 bool touchesMemory(Operation *op) {
   bool touches = false;
-  op->walk([&](Operation *nested) {
+  op->walk<WalkOrder::PreOrder>([&](Operation *nested) {
+    // Kernels built by earlier passes run on the device already (the GEMV
+    // pass picks one of two kernels with a host-side scf.if).
+    if (isa<gpu::LaunchOp>(nested))
+      return WalkResult::skip();
     if (isa<memref::LoadOp, memref::StoreOp, memref::CopyOp>(nested) ||
         isa<linalg::LinalgOp>(nested) ||
         nested->getDialect()->getNamespace() == "vector") {

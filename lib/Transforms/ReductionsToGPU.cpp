@@ -24,8 +24,9 @@
 //     combines with the fill's value instead and the fill (and copy) go:
 //     two kernels fewer per reduction.
 //
-// Reductions shorter than a warp (static extent < 32) are left to the
-// generic path, as is every op that does not match.
+// Reductions shorter than a warp (static extent < 32), and reductions
+// over a dimension that is not innermost in an input they read, are left
+// to the generic path, as is every op that does not match.
 //
 //===----------------------------------------------------------------------===//
 
@@ -186,11 +187,21 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
   // Inputs: buffers indexed by dimensions, constants or affine expressions
   // of the loops (no symbols), or scalars. A buffer that is also the output
   // would be read by one warp while another writes it.
+  unsigned reductionDim = op.getNumLoops() - 1;
   for (OpOperand *input : op.getDpsInputOperands()) {
     if (input->get() == init->get())
       return std::nullopt;
-    if (isa<MemRefType>(input->get().getType()) &&
-        op.getMatchingIndexingMap(input).getNumSymbols() != 0)
+    if (!isa<MemRefType>(input->get().getType()))
+      continue;
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (map.getNumSymbols() != 0)
+      return std::nullopt;
+    // The lanes stride over the reduction dimension: an input that it
+    // indexes must have it innermost, or each lane's load is a separate
+    // transaction (attention's P x V reduces over keys, rows of V): the
+    // generic path's thread per output reads such an input coalesced.
+    if (map.isFunctionOfDim(reductionDim) &&
+        !map.getResults().back().isFunctionOfDim(reductionDim))
       return std::nullopt;
   }
 

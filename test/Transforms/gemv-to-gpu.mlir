@@ -7,29 +7,40 @@
 #col = affine_map<(d0, d1) -> (d1)>
 
 // A bf16 decode linear with bias and the cast back to bf16: fill, matmul
-// and epilogue become one launch of ceil(512 / 8) x ceil(M / 16) blocks
-// of 8 warps.
+// and epilogue become one tensor-core kernel. A block owns 8 columns and
+// 16 rows: ceil(512 / 8) x ceil(M / 16) blocks of 8 warps splitting K
+// (256 each), 4 steps of 32 in flight per warp.
 // CHECK-LABEL: func.func @bf16_bias
 // CHECK-SAME: (%[[X:.+]]: memref<?x2048xbf16>, %[[W:.+]]: memref<512x2048xbf16>, %[[B:.+]]: memref<512xbf16>)
 // CHECK-NOT: linalg.
 // CHECK: %[[M:.+]] = memref.dim %[[X]], %c0
 // CHECK: %[[Y:.+]] = memref.alloc({{.*}}) : memref<?x512xbf16>
+// Up to 4 rows (decode at small batch) the CUDA-core kernel runs, 4 rows
+// a block at most; the host picks by the row count.
+// CHECK: %[[FEW:.+]] = arith.cmpi sle, %[[M]], %c4
+// CHECK: scf.if %[[FEW]] {
+// CHECK: gpu.launch {{.*}} function(@gemv_512x2048)
+// CHECK: ds.tile = #ds.tile<sizes = [4, 8, 1024], warps = 8, stages = 4>
+// CHECK: } else {
 // CHECK: %[[GY:.+]] = arith.ceildivsi %[[M]], %c16
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c64, {{.*}} = %[[GY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256,
-// Four 16-byte weight loads in flight per lane (K = 2048: 1024 a step).
-// CHECK: scf.for {{.*}} = %c0{{.*}} to %c2048{{.*}} step %c1024
-// CHECK-COUNT-4: vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<512x2048xbf16>, vector<8xbf16>
-// CHECK: vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<?x2048xbf16>, vector<8xbf16>
-// CHECK: math.fma
-// Butterfly across the warp.
-// CHECK: gpu.shuffle  xor %{{.+}}, %c16_i32, %c32_i32 : f32
-// CHECK: gpu.shuffle  xor %{{.+}}, %c1_i32, %c32_i32 : f32
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c64, {{.*}} = %[[GY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) function(@gemv_mma_512x2048) workgroup(%[[PART:.+]] : memref<8x128xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for {{.*}} step %c128
+// Each step: 16 bytes of the weight row and of two activation rows.
+// CHECK: vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<512x2048xbf16>, vector<8xbf16>
+// CHECK-COUNT-2: vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<?x2048xbf16>, vector<8xbf16>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 1, 8, 9, 2, 3, 10, 11]
+// CHECK: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [4, 5, 12, 13, 6, 7, 14, 15]
+// CHECK: nvvm.mma.sync
+// The warps' partial sums meet in shared memory; warp 0 writes.
+// CHECK: memref.store {{.*}}, %[[PART]]
+// CHECK: gpu.barrier
 // The epilogue at (row, col): the bias load, the add, the truncation.
 // CHECK: memref.load %[[B]][
 // CHECK: arith.addf
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: memref.store {{.*}}, %[[Y]][
-// CHECK: ds.tile = #ds.tile<sizes = [16, 8, 1024], warps = 8, stages = 4>
+// CHECK: ds.tile = #ds.tile<sizes = [16, 8, 128], warps = 8, stages = 4>
 // CHECK-NOT: linalg.
 // CHECK: return
 func.func @bf16_bias(%x: memref<?x2048xbf16>, %w: memref<512x2048xbf16>,

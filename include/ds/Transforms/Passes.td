@@ -296,6 +296,8 @@ def DSGemvToGPU : Pass<"ds-gemv-to-gpu", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::ds::DSDialect"];
 }
 
