@@ -352,23 +352,3 @@ func.func @fill_read_first(%x: memref<?x256xf32>, %keep: memref<?xf32>) -> memre
   }
   return %sum : memref<?xf32>
 }
-
-// -----
-
-// Attention's P x V: the reduction runs over V's rows (keys), not its
-// innermost dimension, so a warp's lanes would read 32 rows apart. Left to
-// the generic path, whose adjacent threads read adjacent elements of a row.
-// CHECK-LABEL: func.func @strided_reduction
-// CHECK-NOT: gpu.launch
-// CHECK: linalg.generic
-func.func @strided_reduction(%p: memref<?x?xf32>, %v: memref<?x64xf32>,
-                             %o: memref<?x64xf32>) {
-  linalg.generic {indexing_maps = [affine_map<(s, d, t) -> (s, t)>, affine_map<(s, d, t) -> (t, d)>, affine_map<(s, d, t) -> (s, d)>], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%p, %v : memref<?x?xf32>, memref<?x64xf32>) outs(%o : memref<?x64xf32>) {
-  ^bb0(%a: f32, %b: f32, %out: f32):
-    %m = arith.mulf %a, %b : f32
-    %s = arith.addf %out, %m : f32
-    linalg.yield %s : f32
-  }
-  return
-}
