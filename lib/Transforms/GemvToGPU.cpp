@@ -380,6 +380,8 @@ void emitOutput(OpBuilder &sb, Location loc, Gemv g,
 /// between touches memory), and the kernel's common prologue.
 struct KernelFrame {
   gpu::LaunchOp launch;
+  Value x, w;                   // the activation [M, K], the weight [N, K]
+  int64_t xAlign = 0;           // provable alignment of x's 16-byte loads
   Value rows;                   // M (host)
   SmallVector<Value> leadSizes; // the epilogue's leading extents (host)
   Value warp, lane;             // in the kernel
@@ -394,7 +396,11 @@ KernelFrame buildFrame(OpBuilder &b, Gemv g, int64_t columnsPerBlock,
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
   KernelFrame f;
-  f.rows = memref::DimOp::create(b, loc, op.getDpsInputs()[0], 0);
+  f.x = op.getDpsInputs()[0];
+  f.w = op.getDpsInputs()[1];
+  f.xAlign = rowAlignment(cast<MemRefType>(f.x.getType()),
+                          g.elementType.getIntOrFloatBitWidth() / 8);
+  f.rows = memref::DimOp::create(b, loc, f.x, 0);
   unsigned epilogueRank = g.epilogue ? g.epilogue.getNumLoops() : 2;
   f.leadSizes.resize(epilogueRank - 1);
   for (unsigned d = 1; d + 1 < epilogueRank; ++d)
@@ -423,16 +429,15 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                  ds::TileAttr tileAttr) {
   linalg::MatmulOp op = g.matmul;
   Location loc = op.getLoc();
-  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
-  auto xType = cast<MemRefType>(x.getType());
-  int64_t elementBytes = g.elementType.getIntOrFloatBitWidth() / 8;
   auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
   KernelFrame frame =
       buildFrame(b, g, tile.warps, tile.rows, tile.warps, tileAttr, "gemv");
   gpu::LaunchOp launch = frame.launch;
-  Value rows = frame.rows, lane = frame.lane;
+  Value x = frame.x, w = frame.w, rows = frame.rows, lane = frame.lane;
+  auto xType = cast<MemRefType>(x.getType());
+  int64_t xAlign = frame.xAlign;
   ArrayRef<Value> leadSizes = frame.leadSizes;
   Type f32 = Float32Type::get(op.getContext());
   OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
@@ -456,7 +461,6 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
 
   auto vecType = VectorType::get({g.vector}, g.elementType);
   auto vecF32 = VectorType::get({g.vector}, f32);
-  int64_t xAlign = rowAlignment(xType, elementBytes);
   auto toF32 = [&](OpBuilder &ob, Value v) -> Value {
     return g.elementType.isF32() ? v : arith::ExtFOp::create(ob, loc, vecF32, v);
   };
@@ -600,16 +604,15 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
   linalg::MatmulOp op = g.matmul;
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
-  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
-  auto xType = cast<MemRefType>(x.getType());
-  int64_t elementBytes = g.elementType.getIntOrFloatBitWidth() / 8;
   auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
   KernelFrame frame =
       buildFrame(b, g, kMmaCols, kMmaRows, tile.warps, tileAttr, "gemv_mma");
   gpu::LaunchOp launch = frame.launch;
-  Value rows = frame.rows, lane = frame.lane, warp = frame.warp;
+  Value x = frame.x, w = frame.w, rows = frame.rows, lane = frame.lane,
+        warp = frame.warp;
+  int64_t xAlign = frame.xAlign;
   // Each warp's four accumulator values, per lane.
   auto partialsType = MemRefType::get(
       {tile.warps, kWarpSize * 4}, Float32Type::get(ctx), AffineMap(),
@@ -650,7 +653,6 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
   auto fragmentType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
   NVVM::MMATypes ptxType =
       g.elementType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  int64_t xAlign = rowAlignment(xType, elementBytes);
   // One step: three 16-byte loads, two mma's.
   struct Loads {
     Value w, lo, hi;
