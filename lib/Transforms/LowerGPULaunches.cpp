@@ -101,9 +101,15 @@ void LowerGPULaunchesPass::runOnOperation() {
   DenseMap<Operation *, int64_t> perFunction;
   for (gpu::LaunchFuncOp op : launches)
     ++perFunction[op->getParentOfType<LLVM::LLVMFuncOp>()];
-  for (auto [func, count] : perFunction)
+  // Launches of which the host picks one per call (ds-gemv-to-gpu's
+  // CUDA-core / tensor-core pairs) count once.
+  for (auto [func, count] : perFunction) {
+    if (auto alternatives =
+            func->getAttrOfType<IntegerAttr>("ds.alternative_launches"))
+      count -= alternatives.getInt();
     func->setAttr("ds.kernel_launches",
                   IntegerAttr::get(IntegerType::get(ctx, 64), count));
+  }
   for (gpu::LaunchFuncOp op : launches) {
     if (op.getAsyncToken() || !op.getAsyncDependencies().empty() ||
         op.hasClusterSize()) {

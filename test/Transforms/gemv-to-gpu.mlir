@@ -12,6 +12,8 @@
 // (256 each), 4 steps of 32 in flight per warp.
 // CHECK-LABEL: func.func @bf16_bias
 // CHECK-SAME: (%[[X:.+]]: memref<?x2048xbf16>, %[[W:.+]]: memref<512x2048xbf16>, %[[B:.+]]: memref<512xbf16>)
+// One of the two kernels runs per call (for ds-compile's statistics):
+// CHECK-SAME: ds.alternative_launches = 1 : i64
 // CHECK-NOT: linalg.
 // CHECK: %[[M:.+]] = memref.dim %[[X]], %c0
 // CHECK: %[[Y:.+]] = memref.alloc({{.*}}) : memref<?x512xbf16>

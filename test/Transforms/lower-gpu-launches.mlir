@@ -58,3 +58,27 @@ module attributes {gpu.container_module} {
     llvm.return %t : !llvm.ptr
   }
 }
+
+// -----
+
+// Two launches of which the host runs one per call (ds-gemv-to-gpu's
+// CUDA-core / tensor-core pair, recorded as ds.alternative_launches) count
+// once.
+// CHECK-LABEL: llvm.func @dispatch
+// CHECK-SAME: ds.kernel_launches = 1 : i64
+module attributes {gpu.container_module} {
+  gpu.binary @m [#gpu.object<#nvvm.target, "BLOB">]
+  llvm.func @dispatch(%n: i64, %few: i1) attributes {ds.alternative_launches = 1 : i64} {
+    %c1 = llvm.mlir.constant(1 : index) : i64
+    llvm.cond_br %few, ^core, ^mma
+  ^core:
+    gpu.launch_func @m::@gemv blocks in (%n, %c1, %c1) threads in (%c1, %c1, %c1) : i64
+    llvm.br ^done
+  ^mma:
+    gpu.launch_func @m::@gemv_mma blocks in (%n, %c1, %c1) threads in (%c1, %c1, %c1) : i64
+    llvm.br ^done
+  ^done:
+    llvm.return
+  }
+}
+
