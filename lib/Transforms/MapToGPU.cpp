@@ -166,14 +166,13 @@ bool writesOnlyInParallelLoops(Operation *root) {
   root->walk([&](Operation *nested) {
     if (isa<scf::ParallelOp>(nested) || nested == root)
       return WalkResult::advance();
-    bool writes = isa<memref::StoreOp, memref::CopyOp, linalg::LinalgOp>(
-                      nested) ||
-                  (nested->getDialect()->getNamespace() == "vector" &&
-                   !isMemoryEffectFree(nested) &&
-                   !hasEffect<MemoryEffects::Read>(nested));
-    if (!writes)
-      if (auto iface = dyn_cast<MemoryEffectOpInterface>(nested))
-        writes = iface.hasEffect<MemoryEffects::Write>();
+    // An op that declares no effects and is not a region holder whose
+    // body is walked anyway (a call, say) may write anything.
+    auto iface = dyn_cast<MemoryEffectOpInterface>(nested);
+    bool writes =
+        isa<memref::CopyOp, linalg::LinalgOp>(nested) ||
+        (iface ? iface.hasEffect<MemoryEffects::Write>()
+               : !nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>());
     if (writes && !nested->getParentOfType<scf::ParallelOp>()) {
       ok = false;
       return WalkResult::interrupt();
