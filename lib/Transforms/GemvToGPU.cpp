@@ -64,6 +64,11 @@ constexpr int64_t kMmaRows = 16, kMmaCols = 8, kMmaStep = 32;
 // H200: 23 us against 31 us for Llama-1B's gate/up GEMV at batch 1).
 constexpr int64_t kMmaMinRows = 4;
 
+/// An index constant.
+Value cIndex(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
 /// One linear layer found in the IR.
 struct Gemv {
   linalg::MatmulOp matmul;
@@ -304,9 +309,6 @@ void emitOutput(OpBuilder &sb, Location loc, Gemv g,
                 ArrayRef<Value> leadSizes, Value row, Value col, Value mine) {
   Value accBuf = g.matmul.getDpsInits()[0];
   unsigned epilogueRank = g.epilogue ? g.epilogue.getNumLoops() : 2;
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
   if (!g.epilogue) {
     Value v = mine;
     if (!g.fill)
@@ -336,7 +338,7 @@ void emitOutput(OpBuilder &sb, Location loc, Gemv g,
       if (auto d = dyn_cast<AffineDimExpr>(e))
         idx.push_back(loopIdx[d.getPosition()]);
       else
-        idx.push_back(cIndex(sb, cast<AffineConstantExpr>(e).getValue()));
+        idx.push_back(cIndex(sb, loc, cast<AffineConstantExpr>(e).getValue()));
     }
     return idx;
   };
@@ -392,9 +394,6 @@ KernelFrame buildFrame(OpBuilder &b, Gemv g, int64_t columnsPerBlock,
                        ds::TileAttr tileAttr, StringRef kind) {
   linalg::MatmulOp op = g.matmul;
   Location loc = op.getLoc();
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
   KernelFrame f;
   f.x = op.getDpsInputs()[0];
   f.w = op.getDpsInputs()[1];
@@ -405,11 +404,11 @@ KernelFrame buildFrame(OpBuilder &b, Gemv g, int64_t columnsPerBlock,
   f.leadSizes.resize(epilogueRank - 1);
   for (unsigned d = 1; d + 1 < epilogueRank; ++d)
     f.leadSizes[d] = memref::DimOp::create(b, loc, g.accView, d);
-  Value one = cIndex(b, 1);
-  Value gridX = cIndex(b, llvm::divideCeil(g.n, columnsPerBlock));
+  Value one = cIndex(b, loc, 1);
+  Value gridX = cIndex(b, loc, llvm::divideCeil(g.n, columnsPerBlock));
   Value gridY =
-      arith::CeilDivSIOp::create(b, loc, f.rows, cIndex(b, rowsPerBlock));
-  Value threads = cIndex(b, warps * kWarpSize);
+      arith::CeilDivSIOp::create(b, loc, f.rows, cIndex(b, loc, rowsPerBlock));
+  Value threads = cIndex(b, loc, warps * kWarpSize);
   f.launch = gpu::LaunchOp::create(b, loc, gridX, gridY, one, threads, one,
                                    one);
   f.launch->setAttr("ds.tile", tileAttr);
@@ -419,8 +418,8 @@ KernelFrame buildFrame(OpBuilder &b, Gemv g, int64_t columnsPerBlock,
                           .str()));
   OpBuilder kb = OpBuilder::atBlockBegin(&f.launch.getBody().front());
   Value tid = f.launch.getThreadIds().x;
-  f.warp = arith::DivUIOp::create(kb, loc, tid, cIndex(kb, kWarpSize));
-  f.lane = arith::RemUIOp::create(kb, loc, tid, cIndex(kb, kWarpSize));
+  f.warp = arith::DivUIOp::create(kb, loc, tid, cIndex(kb, loc, kWarpSize));
+  f.lane = arith::RemUIOp::create(kb, loc, tid, cIndex(kb, loc, kWarpSize));
   return f;
 }
 
@@ -429,9 +428,6 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                  ds::TileAttr tileAttr) {
   linalg::MatmulOp op = g.matmul;
   Location loc = op.getLoc();
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
   KernelFrame frame =
       buildFrame(b, g, tile.warps, tile.rows, tile.warps, tileAttr, "gemv");
   gpu::LaunchOp launch = frame.launch;
@@ -444,20 +440,20 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
   Value col = arith::AddIOp::create(
       kb, loc,
       arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                            cIndex(kb, tile.warps)),
+                            cIndex(kb, loc, tile.warps)),
       frame.warp);
   Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
-                                        col, cIndex(kb, g.n));
+                                        col, cIndex(kb, loc, g.n));
   auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
   gpu::TerminatorOp::create(kb, loc);
 
   OpBuilder ib = guard.getThenBodyBuilder();
   Value row0 = arith::MulIOp::create(ib, loc, launch.getBlockIds().y,
-                                     cIndex(ib, tile.rows));
+                                     cIndex(ib, loc, tile.rows));
   Value rowCount = arith::MinSIOp::create(
       ib, loc, arith::SubIOp::create(ib, loc, rows, row0),
-      cIndex(ib, tile.rows));
-  Value lastRow = arith::SubIOp::create(ib, loc, rows, cIndex(ib, 1));
+      cIndex(ib, loc, tile.rows));
+  Value lastRow = arith::SubIOp::create(ib, loc, rows, cIndex(ib, loc, 1));
 
   auto vecType = VectorType::get({g.vector}, g.elementType);
   auto vecF32 = VectorType::get({g.vector}, f32);
@@ -470,7 +466,7 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                                   llvm::MaybeAlign(kVectorBytes));
   };
   Value zero = arith::ConstantOp::create(ib, loc, ib.getF32FloatAttr(0.0f));
-  Value laneK = arith::MulIOp::create(ib, loc, lane, cIndex(ib, g.vector));
+  Value laneK = arith::MulIOp::create(ib, loc, lane, cIndex(ib, loc, g.vector));
   int64_t perLoad = kWarpSize * g.vector;
   int64_t perIter = perLoad * tile.stages;
   int64_t mainEnd = g.k / perIter * perIter;
@@ -482,7 +478,7 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
     SmallVector<Value> xRows;
     for (int64_t j = 0; j < count; ++j)
       xRows.push_back(arith::MinSIOp::create(
-          ob, loc, arith::AddIOp::create(ob, loc, row0, cIndex(ob, j)),
+          ob, loc, arith::AddIOp::create(ob, loc, row0, cIndex(ob, loc, j)),
           lastRow));
     auto update = [&](OpBuilder &ub, ValueRange accs, Value wf,
                       Value kIdx) -> SmallVector<Value> {
@@ -504,13 +500,13 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
     SmallVector<Value> inits(count, zero);
     // Main loop: `stages` independent weight loads, then their products.
     auto main = scf::ForOp::create(
-        ob, loc, cIndex(ob, 0), cIndex(ob, mainEnd), cIndex(ob, perIter),
+        ob, loc, cIndex(ob, loc, 0), cIndex(ob, loc, mainEnd), cIndex(ob, loc, perIter),
         inits, [&](OpBuilder &lb, Location, Value kk, ValueRange accs) {
           SmallVector<Value> ks, ws;
           for (int64_t st = 0; st < tile.stages; ++st) {
             Value kIdx = arith::AddIOp::create(
                 lb, loc, arith::AddIOp::create(lb, loc, kk, laneK),
-                cIndex(lb, st * perLoad));
+                cIndex(lb, loc, st * perLoad));
             ks.push_back(kIdx);
             ws.push_back(toF32(lb, loadW(lb, kIdx)));
           }
@@ -521,8 +517,8 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
         });
     // Remainder: one load at a time.
     auto tail = scf::ForOp::create(
-        ob, loc, arith::AddIOp::create(ob, loc, cIndex(ob, mainEnd), laneK),
-        cIndex(ob, g.k), cIndex(ob, perLoad), main.getResults(),
+        ob, loc, arith::AddIOp::create(ob, loc, cIndex(ob, loc, mainEnd), laneK),
+        cIndex(ob, loc, g.k), cIndex(ob, loc, perLoad), main.getResults(),
         [&](OpBuilder &lb, Location, Value kIdx, ValueRange accs) {
           scf::YieldOp::create(
               lb, loc, update(lb, accs, toF32(lb, loadW(lb, kIdx)), kIdx));
@@ -542,7 +538,7 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
         continue;
       }
       Value isJ = arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::eq,
-                                        lane, cIndex(ob, j));
+                                        lane, cIndex(ob, loc, j));
       mine = arith::SelectOp::create(ob, loc, isJ, v, mine);
     }
     return mine;
@@ -564,7 +560,7 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
     if (i + 1 == counts.size())
       return emitRows(ob, counts[i]);
     Value fits = arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::sle,
-                                       rowCount, cIndex(ob, counts[i]));
+                                       rowCount, cIndex(ob, loc, counts[i]));
     auto ifOp = scf::IfOp::create(
         ob, loc, fits,
         [&](OpBuilder &tb, Location) {
@@ -604,9 +600,6 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
   linalg::MatmulOp op = g.matmul;
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
   KernelFrame frame =
       buildFrame(b, g, kMmaCols, kMmaRows, tile.warps, tileAttr, "gemv_mma");
   gpu::LaunchOp launch = frame.launch;
@@ -621,32 +614,32 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
 
   OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
   Value n0 = arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                                   cIndex(kb, kMmaCols));
-  Value group = arith::RemUIOp::create(kb, loc, lane, cIndex(kb, 4));
-  Value r = arith::DivUIOp::create(kb, loc, lane, cIndex(kb, 4));
+                                   cIndex(kb, loc, kMmaCols));
+  Value group = arith::RemUIOp::create(kb, loc, lane, cIndex(kb, loc, 4));
+  Value r = arith::DivUIOp::create(kb, loc, lane, cIndex(kb, loc, 4));
   Value m0 = arith::MulIOp::create(kb, loc, launch.getBlockIds().y,
-                                   cIndex(kb, kMmaRows));
-  Value lastRow = arith::SubIOp::create(kb, loc, rows, cIndex(kb, 1));
+                                   cIndex(kb, loc, kMmaRows));
+  Value lastRow = arith::SubIOp::create(kb, loc, rows, cIndex(kb, loc, 1));
   Value wRow = arith::MinUIOp::create(kb, loc,
                                       arith::AddIOp::create(kb, loc, n0, r),
-                                      cIndex(kb, g.n - 1));
+                                      cIndex(kb, loc, g.n - 1));
   Value xLo = arith::MinSIOp::create(kb, loc,
                                      arith::AddIOp::create(kb, loc, m0, r),
                                      lastRow);
   Value xHi = arith::MinSIOp::create(
       kb, loc,
       arith::AddIOp::create(kb, loc, m0,
-                            arith::AddIOp::create(kb, loc, r, cIndex(kb, 8))),
+                            arith::AddIOp::create(kb, loc, r, cIndex(kb, loc, 8))),
       lastRow);
-  Value kOff = arith::MulIOp::create(kb, loc, group, cIndex(kb, 8));
+  Value kOff = arith::MulIOp::create(kb, loc, group, cIndex(kb, loc, 8));
   // This warp's K range: [kBegin, kEnd), whole steps.
   int64_t perWarp = llvm::divideCeil(g.k / kMmaStep, tile.warps) * kMmaStep;
   Value kBegin = arith::MinUIOp::create(
-      kb, loc, arith::MulIOp::create(kb, loc, warp, cIndex(kb, perWarp)),
-      cIndex(kb, g.k));
+      kb, loc, arith::MulIOp::create(kb, loc, warp, cIndex(kb, loc, perWarp)),
+      cIndex(kb, loc, g.k));
   Value kEnd = arith::MinUIOp::create(
-      kb, loc, arith::AddIOp::create(kb, loc, kBegin, cIndex(kb, perWarp)),
-      cIndex(kb, g.k));
+      kb, loc, arith::AddIOp::create(kb, loc, kBegin, cIndex(kb, loc, perWarp)),
+      cIndex(kb, loc, g.k));
 
   auto vec8 = VectorType::get({8}, g.elementType);
   Type i32 = kb.getI32Type(), f32 = kb.getF32Type();
@@ -707,20 +700,20 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
           kb, loc,
           arith::DivUIOp::create(
               kb, loc, arith::SubIOp::create(kb, loc, kEnd, kBegin),
-              cIndex(kb, perIter)),
-          cIndex(kb, perIter)));
+              cIndex(kb, loc, perIter)),
+          cIndex(kb, loc, perIter)));
   SmallVector<Value> inits(4 * tile.stages, zero);
   // Main loop: the loads of `stages` steps first, then their mma's, each
   // step into its own accumulator (independent mma chains).
   auto main = scf::ForOp::create(
-      kb, loc, kBegin, mainEnd, cIndex(kb, perIter), inits,
+      kb, loc, kBegin, mainEnd, cIndex(kb, loc, perIter), inits,
       [&](OpBuilder &lb, Location, Value kk, ValueRange accs) {
         SmallVector<Loads> loads;
         for (int64_t st = 0; st < tile.stages; ++st)
           loads.push_back(load(
               lb, arith::AddIOp::create(
                       lb, loc, arith::AddIOp::create(lb, loc, kk, kOff),
-                      cIndex(lb, st * kMmaStep))));
+                      cIndex(lb, loc, st * kMmaStep))));
         SmallVector<Value> next;
         for (int64_t st = 0; st < tile.stages; ++st)
           llvm::append_range(next,
@@ -728,7 +721,7 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
         scf::YieldOp::create(lb, loc, next);
       });
   auto tail = scf::ForOp::create(
-      kb, loc, mainEnd, kEnd, cIndex(kb, kMmaStep),
+      kb, loc, mainEnd, kEnd, cIndex(kb, loc, kMmaStep),
       main.getResults().take_front(4),
       [&](OpBuilder &lb, Location, Value kk, ValueRange acc) {
         Value kIdx = arith::AddIOp::create(lb, loc, kk, kOff);
@@ -740,38 +733,38 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
       d[i] = arith::AddFOp::create(kb, loc, d[i], main.getResult(4 * st + i));
 
   // Warps' fragments through shared memory; warp 0 sums and writes.
-  Value slot = arith::MulIOp::create(kb, loc, lane, cIndex(kb, 4));
+  Value slot = arith::MulIOp::create(kb, loc, lane, cIndex(kb, loc, 4));
   for (int64_t i = 0; i < 4; ++i)
     memref::StoreOp::create(
         kb, loc, d[i], partials,
-        ValueRange{warp, arith::AddIOp::create(kb, loc, slot, cIndex(kb, i))});
+        ValueRange{warp, arith::AddIOp::create(kb, loc, slot, cIndex(kb, loc, i))});
   gpu::BarrierOp::create(kb, loc);
   Value first = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::eq, warp,
-                                      cIndex(kb, 0));
+                                      cIndex(kb, loc, 0));
   auto writer = scf::IfOp::create(kb, loc, first, /*withElse=*/false);
   gpu::TerminatorOp::create(kb, loc);
 
   OpBuilder ib = writer.getThenBodyBuilder();
   // Lane l holds D[r][2g + j] and D[r + 8][2g + j], j = 0, 1.
   Value col0 = arith::AddIOp::create(
-      ib, loc, n0, arith::MulIOp::create(ib, loc, group, cIndex(ib, 2)));
+      ib, loc, n0, arith::MulIOp::create(ib, loc, group, cIndex(ib, loc, 2)));
   for (int64_t i = 0; i < 4; ++i) {
-    Value idx = arith::AddIOp::create(ib, loc, slot, cIndex(ib, i));
+    Value idx = arith::AddIOp::create(ib, loc, slot, cIndex(ib, loc, i));
     Value v = memref::LoadOp::create(ib, loc, partials,
-                                     ValueRange{cIndex(ib, 0), idx});
+                                     ValueRange{cIndex(ib, loc, 0), idx});
     for (int64_t wi = 1; wi < tile.warps; ++wi)
       v = arith::AddFOp::create(
           ib, loc, v,
           memref::LoadOp::create(ib, loc, partials,
-                                 ValueRange{cIndex(ib, wi), idx}));
+                                 ValueRange{cIndex(ib, loc, wi), idx}));
     Value row = arith::AddIOp::create(
-        ib, loc, m0, arith::AddIOp::create(ib, loc, r, cIndex(ib, 8 * (i / 2))));
-    Value col = arith::AddIOp::create(ib, loc, col0, cIndex(ib, i % 2));
+        ib, loc, m0, arith::AddIOp::create(ib, loc, r, cIndex(ib, loc, 8 * (i / 2))));
+    Value col = arith::AddIOp::create(ib, loc, col0, cIndex(ib, loc, i % 2));
     Value ok = arith::AndIOp::create(
         ib, loc,
         arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::slt, row, rows),
         arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::ult, col,
-                              cIndex(ib, g.n)));
+                              cIndex(ib, loc, g.n)));
     auto store = scf::IfOp::create(ib, loc, ok, /*withElse=*/false);
     OpBuilder sb = store.getThenBodyBuilder();
     emitOutput(sb, loc, g, frame.leadSizes, row, col, v);

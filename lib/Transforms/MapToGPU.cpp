@@ -277,9 +277,10 @@ struct MapToGPUPass : public ds::impl::DSMapToGPUBase<MapToGPUPass> {
         launchParallel(parallel);
         continue;
       }
-      // Kernels built by earlier passes (ds-gemv-to-gpu) are launches
-      // already.
-      if (isa<gpu::LaunchOp>(op) || isHostOp(op) || !touchesMemory(op))
+      // Kernels built by earlier passes (ds-gemv-to-gpu), and host code
+      // around them, touch no memory on the host (touchesMemory skips
+      // launches).
+      if (isHostOp(op) || !touchesMemory(op))
         continue;
       if (op->getNumResults() != 0) {
         // The result would be a value read from device memory and used on
