@@ -292,12 +292,8 @@ Status CudaExecutor::initialize(const CudaExecutorOptions &options) {
   if (Status status = readStaticInfo(*driver, device, options.device, info);
       status.failed())
     return recordError(status);
-  size_t freeBytes = 0, totalBytes = 0;
-  if (Status status =
-          guard(driver->cuMemGetInfo(&freeBytes, &totalBytes), "cuMemGetInfo");
-      status.failed())
+  if (Status status = readFreeBytes(); status.failed())
     return status;
-  info.freeBytes = freeBytes;
   if (Status status =
           guard(driver->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING),
                 "cuStreamCreate");
@@ -403,15 +399,21 @@ Status CudaExecutor::makeCurrent() {
   return guard(driver->cuCtxSetCurrent(context), "cuCtxSetCurrent");
 }
 
-Expected<DeviceInfo> CudaExecutor::queryDeviceInfo() {
-  if (Status status = makeCurrent(); status.failed())
-    return status;
+Status CudaExecutor::readFreeBytes() {
   size_t freeBytes = 0, totalBytes = 0;
   if (Status status =
           guard(driver->cuMemGetInfo(&freeBytes, &totalBytes), "cuMemGetInfo");
       status.failed())
     return status;
   info.freeBytes = freeBytes;
+  return Status::success();
+}
+
+Expected<DeviceInfo> CudaExecutor::queryDeviceInfo() {
+  if (Status status = makeCurrent(); status.failed())
+    return status;
+  if (Status status = readFreeBytes(); status.failed())
+    return status;
   return info;
 }
 

@@ -275,6 +275,8 @@ private:
                       const std::function<CUresult()> &copy);
   explicit CudaExecutor(std::shared_ptr<CudaDriver> driver);
   Status initialize(const CudaExecutorOptions &options);
+  /// cuMemGetInfo into info.freeBytes (the context current).
+  Status readFreeBytes();
   Status deadStatus() const;
   /// Success for CUDA_SUCCESS, else records and returns the error.
   Status guard(CUresult result, const char *what);
