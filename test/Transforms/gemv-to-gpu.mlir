@@ -242,3 +242,29 @@ func.func @epilogue_through_view(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>
   memref.dealloc %acc : memref<?x64xf32>
   return
 }
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// A tensor-core tile given in the IR ([16, 8, 32 x stages]): only the
+// tensor-core kernel, with its 2 warps splitting K and 2 steps of 32 a
+// loop iteration; no CUDA-core alternative is built.
+// CHECK-LABEL: func.func @given_mma_tile
+// CHECK-NOT: ds.alternative_launches
+// CHECK-NOT: scf.if
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c64, {{.*}}) function(@gemv_mma_64x256) workgroup(%{{.+}} : memref<2x128xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for {{.*}} step %c64
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: ds.tile = #ds.tile<sizes = [16, 8, 64], warps = 2, stages = 2>
+// CHECK-NOT: function(@gemv_64x256)
+func.func @given_mma_tile(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>,
+                          %acc: memref<?x64xf32>) {
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      {ds.tile = #ds.tile<sizes = [16, 8, 64], warps = 2, stages = 2>}
+      ins(%x, %w : memref<?x256xbf16>, memref<64x256xbf16>)
+      outs(%acc : memref<?x64xf32>)
+  return
+}
