@@ -290,6 +290,21 @@ static Status checkGenerationEntry(const Artifact &artifact,
     return makeError() << "result '" << logits->name << "' has vocab dim "
                        << logits->shape[2] << " but vocab_size is "
                        << generation.vocabSize;
+  // Greedy token ids: i64 [batch, seq].
+  if (!generation.nextTokens.empty()) {
+    const TensorSpec *next = nullptr;
+    for (const TensorSpec &result : entry.results)
+      if (result.name == generation.nextTokens)
+        next = &result;
+    if (!next)
+      return makeError() << "has no result '" << generation.nextTokens
+                         << "' (the greedy next tokens)";
+    if (next->dtype != DType::I64 || next->shape.size() != 2)
+      return makeError() << "result '" << next->name << "' is "
+                         << dtypeName(next->dtype)
+                         << formatShape(next->shape, next->dimNames)
+                         << "; expected i64[batch,seq]";
+  }
   (void)artifact;
   return Status::success();
 }
@@ -444,6 +459,12 @@ Status ds::runtime::validateArtifact(const Artifact &artifact) {
                          << " cannot hold derived weights or generation "
                             "metadata (format 1.1 adds them)";
   }
+  if (artifact.formatMajor == 1 && artifact.formatMinor < 3 &&
+      artifact.generation && !artifact.generation->nextTokens.empty())
+    return makeError() << "format " << artifact.formatMajor << "."
+                       << artifact.formatMinor
+                       << " cannot name greedy next tokens (format 1.3 "
+                          "adds them)";
   return Status::success();
 }
 

@@ -140,6 +140,7 @@ static Expected<Artifact> decode(const fb::Artifact &root) {
     spec.logits = toString(generation->logits());
     spec.vocabSize = generation->vocab_size();
     spec.maxPositions = generation->max_positions();
+    spec.nextTokens = toString(generation->next_tokens());
     if (const auto *caches = generation->caches()) {
       for (const fb::CacheSpec *cache : *caches) {
         CacheSpec decoded;

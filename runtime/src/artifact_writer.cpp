@@ -96,9 +96,12 @@ Writer::writeGeneration(const GenerationSpec &spec) {
   auto tokens = writeString(spec.tokens);
   auto positions = writeString(spec.positions);
   auto logits = writeString(spec.logits);
+  fbs::Offset<fbs::String> nextTokens;
+  if (!spec.nextTokens.empty())
+    nextTokens = writeString(spec.nextTokens);
   return fb::CreateGeneration(builder, prefill, decode, tokens, positions,
                               logits, spec.vocabSize, spec.maxPositions,
-                              cachesVector);
+                              cachesVector, nextTokens);
 }
 
 std::vector<uint8_t> Writer::write() {
@@ -183,7 +186,8 @@ static uint64_t estimateSize(const Artifact &artifact) {
   if (const auto &generation = artifact.generation) {
     size += kTable + 5 * kString + generation->prefill.size() +
             generation->decode.size() + generation->tokens.size() +
-            generation->positions.size() + generation->logits.size() + 32;
+            generation->positions.size() + generation->logits.size() +
+            kString + generation->nextTokens.size() + 32;
     for (const CacheSpec &cache : generation->caches)
       size += kTable + kString + cache.argument.size() + 16;
   }

@@ -229,16 +229,19 @@ struct Session::Impl {
 
   /// Checks `inputs` and calls `entry`.
   /// `deviceCaches`: the KV-cache inputs already point to device memory
-  /// (generate() on a CUDA artifact).
+  /// (generate() on a CUDA artifact). Results named in `skip` are checked
+  /// but not read: their tensors have a shape and no data (generate()
+  /// leaves the logits on the device when it reads the greedy tokens).
   Expected<std::vector<Tensor>>
   call(const EntryPointSpec &entry,
        const std::map<std::string, TensorView> &inputs,
-       bool deviceCaches = false);
+       bool deviceCaches = false, const std::set<std::string> &skip = {});
 
   Expected<std::vector<Tensor>>
   readResults(const EntryPointSpec &entry, const std::vector<int64_t> &block,
               const std::map<std::string, int64_t> &inputBindings,
-              const std::set<const void *> &argumentPointers);
+              const std::set<const void *> &argumentPointers,
+              const std::set<std::string> &skip);
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
@@ -441,7 +444,8 @@ Session::run(std::string_view entryName,
 Expected<std::vector<Tensor>>
 Session::Impl::call(const EntryPointSpec &entrySpec,
                     const std::map<std::string, TensorView> &inputs,
-                    bool deviceCaches) {
+                    bool deviceCaches,
+                    const std::set<std::string> &skip) {
   const EntryPointSpec *entry = &entrySpec;
   std::map<std::string, int64_t> bindings;
   if (Status status = checkInputs(*entry, inputs, bindings); status.failed())
@@ -515,23 +519,24 @@ Session::Impl::call(const EntryPointSpec &entrySpec,
 
   if (cuda) {
     if (Status status = cuda->call(*entry, functions.find(entry->name)->second,
-                                   args, block);
+                                   args, block, skip);
         status.failed())
       return status;
-    return readResults(*entry, block, bindings, argumentPointers);
+    return readResults(*entry, block, bindings, argumentPointers, skip);
   }
   functions.find(entry->name)->second(args.data());
   for (const auto &[copy, view] : writeBacks)
     std::memcpy(const_cast<void *>(view->data), copy->data(), view->sizeBytes);
 
-  return readResults(*entry, block, bindings, argumentPointers);
+  return readResults(*entry, block, bindings, argumentPointers, skip);
 }
 
 Expected<std::vector<Tensor>>
 Session::Impl::readResults(const EntryPointSpec &entry,
                            const std::vector<int64_t> &block,
                            const std::map<std::string, int64_t> &inputBindings,
-                           const std::set<const void *> &argumentPointers) {
+                           const std::set<const void *> &argumentPointers,
+                           const std::set<std::string> &skip) {
   Bindings bound;
   for (const auto &[symbol, value] : inputBindings)
     bound[symbol] = Binding{value, "an input"};
@@ -570,6 +575,10 @@ Session::Impl::readResults(const EntryPointSpec &entry,
     tensor.dtype = spec.dtype;
     tensor.shape = shape;
     size_t elemSize = elementSize(spec.dtype);
+    if (skip.count(spec.name)) {
+      outputs.push_back(std::move(tensor));
+      continue;
+    }
     tensor.data.resize(size_t(*count) * elemSize);
     if (*count > 0) {
       if (!aligned) {
@@ -774,6 +783,17 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
       *impl->artifact.findEntryPoint(generation.decode);
   size_t prefillLogits = resultIndex(prefill, generation.logits);
   size_t decodeLogits = resultIndex(decode, generation.logits);
+  // Greedy with the compiled argmax: read the token ids, leave the logits
+  // (on a GPU, where they are) unread.
+  const bool compiledGreedy =
+      options.temperature == 0 && !generation.nextTokens.empty();
+  std::set<std::string> skip;
+  size_t prefillNext = 0, decodeNext = 0;
+  if (compiledGreedy) {
+    skip.insert(generation.logits);
+    prefillNext = resultIndex(prefill, generation.nextTokens);
+    decodeNext = resultIndex(decode, generation.nextTokens);
+  }
   GenerationShapes shapes;
   shapes.batch = int64_t(prompts.size());
   for (const std::vector<int64_t> &prompt : prompts)
@@ -850,6 +870,25 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
       emit(b, sampleToken(row, params, rng));
     }
   };
+  // Row b's greedy token at position s of next_tokens [batch, seq].
+  auto nextToken = [&](const Tensor &next, int64_t b,
+                       int64_t s) -> Expected<int64_t> {
+    std::vector<int64_t> expected = {batch, next.shape.size() == 2
+                                                ? next.shape[1]
+                                                : int64_t(-1)};
+    if (next.shape != expected || s >= next.shape[1])
+      return makeError() << "result '" << generation.nextTokens
+                         << "' has shape " << formatShape(next.shape)
+                         << ", expected [" << batch << ", seq]";
+    int64_t token;
+    std::memcpy(&token, next.data.data() + size_t(b * next.shape[1] + s) * 8,
+                8);
+    if (token < 0 || token >= vocab)
+      return makeError() << "result '" << generation.nextTokens
+                         << "' holds token " << token << ", outside [0, "
+                         << vocab << ")";
+    return token;
+  };
   auto checkLogits = [&](const Tensor &logits, int64_t seq,
                          const std::string &entry) -> Status {
     std::vector<int64_t> expected = {batch, seq, vocab};
@@ -888,14 +927,22 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
   const bool onDevice = impl->cuda != nullptr;
   Expected<std::vector<Tensor>> outputs = impl->call(
       prefill, generationViews(generation, tokens, positions, caches),
-      onDevice);
+      onDevice, skip);
   if (outputs.failed())
     return outputs.status().withPrefix("prefill");
   const Tensor &prefillOut = (*outputs)[prefillLogits];
   if (Status status = checkLogits(prefillOut, shapes.longest, prefill.name);
       status.failed())
     return status;
-  {
+  if (compiledGreedy) {
+    for (int64_t b = 0; b < batch; ++b) {
+      Expected<int64_t> token = nextToken(
+          (*outputs)[prefillNext], b, int64_t(prompts[b].size()) - 1);
+      if (token.failed())
+        return token.status().withPrefix("entry point '" + prefill.name + "'");
+      emit(b, *token);
+    }
+  } else {
     // Row b's first token comes from its last prompt position.
     int64_t seq = prefillOut.shape[1];
     size_t elemSize = elementSize(prefillOut.dtype);
@@ -926,14 +973,27 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
     }
     outputs = impl->call(decode,
                          generationViews(generation, tokens, positions, caches),
-                         onDevice);
+                         onDevice, skip);
     if (outputs.failed())
       return outputs.status().withPrefix("decode step " +
                                          std::to_string(step));
     const Tensor &logits = (*outputs)[decodeLogits];
     if (Status status = checkLogits(logits, 1, decode.name); status.failed())
       return status;
-    sampleRows(logits, 0);
+    if (compiledGreedy) {
+      for (int64_t b = 0; b < batch; ++b) {
+        if (stopped[b])
+          continue;
+        Expected<int64_t> token = nextToken((*outputs)[decodeNext], b, 0);
+        if (token.failed())
+          return token.status()
+              .withPrefix("entry point '" + decode.name + "'")
+              .withPrefix("decode step " + std::to_string(step));
+        emit(b, *token);
+      }
+    } else {
+      sampleRows(logits, 0);
+    }
     result->decodeMs.push_back(milliseconds(start));
     result->decodePositions.push_back(maxPosition);
   }

@@ -152,7 +152,7 @@ TEST(Artifact, RoundTrip) {
   const Artifact &expected = builder.artifact();
   EXPECT_EQ(parsed->formatMajor, kFormatMajor);
   EXPECT_EQ(parsed->formatMinor, kFormatMinor);
-  EXPECT_EQ(kFormatMinor, 2);
+  EXPECT_EQ(kFormatMinor, 3);
   EXPECT_EQ(parsed->target, Target::Cpu);
   EXPECT_EQ(parsed->targetTriple, expected.targetTriple);
   EXPECT_EQ(parsed->code, expected.code);
@@ -223,7 +223,8 @@ TEST(Artifact, Versions) {
   for (auto [major, minor, ok] : {std::tuple<int, int, bool>{1, 0, true},
                                   {1, 1, true},
                                   {1, 2, true},
-                                  {1, 3, false},
+                                  {1, 3, true},
+                                  {1, 4, false},
                                   {0, 9, false},
                                   {2, 0, false}}) {
     Artifact artifact = v10Builder().artifact();
@@ -235,7 +236,7 @@ TEST(Artifact, Versions) {
       EXPECT_EQ(parsed.message(),
                 "artifact format version " + std::to_string(major) + "." +
                     std::to_string(minor) +
-                    " is not supported (this runtime reads 1.0 to 1.2)");
+                    " is not supported (this runtime reads 1.0 to 1.3)");
     }
   }
 }
@@ -343,6 +344,21 @@ TEST(Artifact, GenerationRoundTrip) {
     EXPECT_EQ(a.caches[i].kind, b.caches[i].kind);
   }
   EXPECT_EQ(a.caches[1].kind, CacheKind::Value);
+  EXPECT_EQ(a.nextTokens, "");
+
+  // (1.3) The greedy next tokens, a result of both entry points.
+  ArtifactBuilder greedy =
+      generationBuilder([](GenerationSpec &g, std::vector<EntryPointSpec> &e) {
+        g.nextTokens = "next_tokens";
+        for (EntryPointSpec &entry : e)
+          entry.results.push_back(
+              spec("next_tokens", DType::I64, {-1, -1}, {"batch", "seq"}));
+      });
+  Expected<std::vector<uint8_t>> greedyBytes = greedy.finish();
+  ASSERT_TRUE(greedyBytes.succeeded()) << greedyBytes.message();
+  Expected<Artifact> greedyParsed = parse(*greedyBytes);
+  ASSERT_TRUE(greedyParsed.succeeded()) << greedyParsed.message();
+  EXPECT_EQ(greedyParsed->generation->nextTokens, "next_tokens");
 }
 
 TEST(Artifact, DerivedWeightErrors) {
@@ -517,6 +533,37 @@ TEST(Artifact, GenerationErrors) {
          "result 'logits' has vocab dim 9 but vocab_size is 8");
   expect([&](GenerationSpec &g, Entries &) { g.prefill = "prepare"; },
          "prefill cannot be 'prepare'");
+  // (1.3) next_tokens: i64 [batch, seq] in both entry points.
+  expect([&](GenerationSpec &g, Entries &e) {
+           g.nextTokens = "next_tokens";
+           e[0].results.push_back(spec("next_tokens", DType::I64, {-1, -1}));
+         },
+         "decode entry point 'decode': has no result 'next_tokens' (the "
+         "greedy next tokens)");
+  expect([&](GenerationSpec &g, Entries &e) {
+           g.nextTokens = "next_tokens";
+           for (EntryPointSpec &entry : e)
+             entry.results.push_back(
+                 spec("next_tokens", DType::I32, {-1, -1}));
+         },
+         "result 'next_tokens' is i32[?,?]; expected i64[batch,seq]");
+  {
+    // A 1.2 artifact cannot name them.
+    ArtifactBuilder old =
+        generationBuilder([](GenerationSpec &g, Entries &e) {
+          g.nextTokens = "next_tokens";
+          for (EntryPointSpec &entry : e)
+            entry.results.push_back(spec("next_tokens", DType::I64, {-1, -1}));
+        });
+    Artifact artifact = old.artifact();
+    artifact.formatMinor = 2;
+    Expected<std::vector<uint8_t>> bytes = serializeArtifact(artifact);
+    ASSERT_TRUE(bytes.failed());
+    EXPECT_NE(bytes.message().find("format 1.2 cannot name greedy next "
+                                   "tokens (format 1.3 adds them)"),
+              std::string::npos)
+        << bytes.message();
+  }
 }
 
 TEST(Artifact, BadIdentifierAndSize) {

@@ -40,11 +40,12 @@ int64_t referenceNext(const std::vector<int64_t> &sequence) {
   return (t + p + acc + kOffset) % kVocab;
 }
 
+/// `shift` > 0: the tokens of the fake compiled argmax (argmax + shift).
 std::vector<int64_t> referenceGreedy(std::vector<int64_t> sequence,
-                                     int64_t count) {
+                                     int64_t count, int64_t shift = 0) {
   std::vector<int64_t> generated;
   for (int64_t i = 0; i < count; ++i) {
-    generated.push_back(referenceNext(sequence));
+    generated.push_back((referenceNext(sequence) + shift) % kVocab);
     sequence.push_back(generated.back());
   }
   return generated;
@@ -70,6 +71,9 @@ struct DecoderOptions {
   bool generation = true;
   std::string stats;
   std::string decodeSymbol = "ds_fake_decode";
+  /// Entry points with a next_tokens result named by the generation
+  /// metadata (the _next kernels: argmax + 1).
+  bool nextTokens = false;
 };
 
 /// Writes the fake decoder artifact (and its weights) into `dir`.
@@ -96,28 +100,40 @@ std::string writeDecoder(const TempDir &dir, const DecoderOptions &options = {})
                          {ArgumentSpec::fromInput(spec("x", DType::F32, {3, 2})),
                           ArgumentSpec::fromDerived(0)},
                          {spec("y", DType::F32, {3, 2})}});
+  std::vector<TensorSpec> prefillResults = {
+      spec("count", DType::I64, {}),
+      spec("logits", DType::F32, {-1, -1, kVocab}, {"batch", "seq", ""})};
+  std::vector<TensorSpec> decodeResults = {
+      spec("logits", DType::F32, {-1, 1, -1}, {"batch", "", ""})};
+  if (options.nextTokens)
+    for (std::vector<TensorSpec> *results : {&prefillResults, &decodeResults})
+      results->push_back(
+          spec("next_tokens", DType::I64, {-1, -1}, {"batch", "seq"}));
   builder.addEntryPoint(
       {"prefill",
-       "ds_fake_prefill",
+       options.nextTokens ? "ds_fake_prefill_next" : "ds_fake_prefill",
        {ArgumentSpec::fromInput(cache("k0")),
         ArgumentSpec::fromInput(
             spec("tokens", DType::I64, {-1, -1}, {"batch", "seq"})),
         ArgumentSpec::fromDerived(1),
         ArgumentSpec::fromInput(spec("positions", DType::I64, {-1}, {"batch"})),
         ArgumentSpec::fromInput(cache("v0"))},
-       {spec("count", DType::I64, {}),
-        spec("logits", DType::F32, {-1, -1, kVocab}, {"batch", "seq", ""})}});
+       prefillResults});
   builder.addEntryPoint(
       {"decode",
-       options.decodeSymbol,
+       options.nextTokens && options.decodeSymbol == "ds_fake_decode"
+           ? "ds_fake_decode_next"
+           : options.decodeSymbol,
        {ArgumentSpec::fromInput(spec("tokens", DType::I64, {-1, 1}, {"batch", ""})),
         ArgumentSpec::fromInput(spec("positions", DType::I64, {-1}, {"batch"})),
         ArgumentSpec::fromInput(cache("v0")),
         ArgumentSpec::fromInput(cache("k0")),
         ArgumentSpec::fromDerived(1)},
-       {spec("logits", DType::F32, {-1, 1, -1}, {"batch", "", ""})}});
+       decodeResults});
   if (options.generation) {
     GenerationSpec generation;
+    if (options.nextTokens)
+      generation.nextTokens = "next_tokens";
     generation.vocabSize = kVocab;
     generation.maxPositions = options.maxPositions;
     generation.caches = {{"k0", 0, CacheKind::Key},
@@ -210,6 +226,41 @@ TEST(Generation, GreedyMatchesHandComputedTokens) {
   EXPECT_EQ(result.decodeMs.size(), 2u);
   EXPECT_EQ(result.decodePositions, (std::vector<int64_t>{2, 3}));
   EXPECT_GE(result.prefillMs, 0);
+}
+
+// With the compiled argmax (format 1.3's next_tokens), greedy generation
+// reads the token ids it computed and not the logits; sampling still reads
+// the logits. The fake argmax is off by one, so the two are told apart.
+TEST(Generation, GreedyReadsCompiledNextTokens) {
+  TempDir dir;
+  DecoderOptions options;
+  options.nextTokens = true;
+  std::unique_ptr<Session> session = openDecoder(dir, options);
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->artifact().generation->nextTokens, "next_tokens");
+  GenerationResult result;
+  ASSERT_TRUE(
+      session->generate({{1, 2}, {3}}, greedy(4), &result).succeeded());
+  ASSERT_EQ(result.tokens.size(), 2u);
+  EXPECT_EQ(result.tokens[0], referenceGreedy({1, 2}, 4, /*shift=*/1));
+  EXPECT_EQ(result.tokens[1], referenceGreedy({3}, 4, /*shift=*/1));
+  EXPECT_NE(result.tokens[0], referenceGreedy({1, 2}, 4));
+
+  // A temperature so low that sampling is the logits' argmax: the logits
+  // path, unshifted.
+  GenerationOptions sampled = greedy(4);
+  sampled.temperature = 1e-6;
+  ASSERT_TRUE(session->generate({{1, 2}}, sampled, &result).succeeded());
+  EXPECT_EQ(result.tokens[0], referenceGreedy({1, 2}, 4));
+
+  // A token id outside the vocabulary is a run error, not a crash.
+  TempDir badDir;
+  options.decodeSymbol = "ds_fake_decode_bad_next";
+  std::unique_ptr<Session> bad = openDecoder(badDir, options);
+  ASSERT_TRUE(bad);
+  expectError(bad->generate({{1, 2}}, greedy(3), &result),
+              "decode step 1: entry point 'decode': result 'next_tokens' "
+              "holds token 19, outside [0, 16)");
 }
 
 TEST(Generation, RightPaddedBatchMatchesEachPromptAlone) {

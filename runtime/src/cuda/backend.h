@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,9 +63,13 @@ public:
   /// and, for each result in `block`, downloads what its descriptor spans
   /// into a malloc'ed host block, points the descriptor there (so the
   /// session's result checks and copies apply unchanged) and frees the
-  /// device allocation. Frees this call's uploads in every case.
+  /// device allocation. Results named in `skip` are not downloaded: their
+  /// descriptor's pointers become null (generate() leaves the logits on the
+  /// device when it reads the greedy next tokens). Frees this call's
+  /// uploads in every case.
   Status call(const EntryPointSpec &entry, EntryFunction function,
-              std::vector<void *> &args, std::vector<int64_t> &block);
+              std::vector<void *> &args, std::vector<int64_t> &block,
+              const std::set<std::string> &skip);
 
   /// A zero-filled device buffer for a KV cache, outside the arena.
   Expected<void *> allocCache(uint64_t bytes, const std::string &name);
@@ -78,11 +83,12 @@ private:
   CudaBackend() = default;
   /// call() without the release of the uploads.
   Status run(const EntryPointSpec &entry, EntryFunction function,
-             std::vector<void *> &args, std::vector<int64_t> &block);
+             std::vector<void *> &args, std::vector<int64_t> &block,
+             const std::set<std::string> &skip);
   /// Downloads the results described in `block`; frees their device
   /// allocations unless `keepDevice` (a graph replay owns none).
   Status finishCall(const EntryPointSpec &entry, std::vector<int64_t> &block,
-                    bool keepDevice);
+                    bool keepDevice, const std::set<std::string> &skip);
 
   /// A call's identity for graph replay: the entry point, every argument
   /// descriptor word (shapes and device pointers) and the arena's state

@@ -13,6 +13,10 @@
 //   ds_fake_forward(x: f32[3,2], wt: derived f32[3,2]) -> (y = x + wt)
 //   ds_fake_prefill(k0, tokens, offset, positions, v0) -> (count, logits)
 //   ds_fake_decode(tokens, positions, v0, k0, offset) -> (logits)
+//   ds_fake_prefill_next, ds_fake_decode_next: the same, plus a result
+//       next_tokens: i64[B,S] = (argmax of the logits + 1) % vocab, a
+//       "compiled argmax" that disagrees with the logits, so a test can
+//       tell which of the two generation read
 //
 // The "model": for row b, query i, the token t = tokens[b,i] sits at
 // position p = positions[b] + i. It writes K[b,0,p,:] = {t, p} and
@@ -108,6 +112,26 @@ void step(const Memref2 &tokens, const Memref1 &positions, const Memref4 &k,
   logits.strides[2] = 1;
 }
 
+/// next_tokens [B,S] = (argmax of `logits` + 1) % kVocab.
+void shiftedArgmax(const Memref3 &logits, Memref2 &next) {
+  int64_t rows = logits.sizes[0] * logits.sizes[1];
+  auto *out = static_cast<int64_t *>(std::malloc(sizeof(int64_t) * (rows + 1)));
+  const float *values = static_cast<const float *>(logits.aligned);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t best = 0;
+    for (int64_t w = 1; w < kVocab; ++w)
+      if (values[r * kVocab + w] > values[r * kVocab + best])
+        best = w;
+    out[r] = (best + 1) % kVocab;
+  }
+  next.allocated = next.aligned = out;
+  next.offset = 0;
+  next.sizes[0] = logits.sizes[0];
+  next.sizes[1] = logits.sizes[1];
+  next.strides[0] = logits.sizes[1];
+  next.strides[1] = 1;
+}
+
 float scalar(const Memref0 &m) {
   return static_cast<const float *>(m.aligned)[m.offset];
 }
@@ -192,6 +216,30 @@ void ds_fake_decode(void **args) {
   auto &k = *static_cast<Memref4 *>(args[4]);
   auto &offset = *static_cast<Memref0 *>(args[5]);
   step(tokens, positions, k, v, scalar(offset), logits);
+}
+
+/// ds_fake_prefill, then next_tokens (block words 12..18).
+void ds_fake_prefill_next(void **args) {
+  ds_fake_prefill(args);
+  auto *block = static_cast<int64_t *>(args[0]);
+  shiftedArgmax(*reinterpret_cast<Memref3 *>(block + 3),
+                *reinterpret_cast<Memref2 *>(block + 12));
+}
+
+/// ds_fake_decode, then next_tokens (block words 9..15).
+void ds_fake_decode_next(void **args) {
+  ds_fake_decode(args);
+  auto *block = static_cast<int64_t *>(args[0]);
+  shiftedArgmax(*reinterpret_cast<Memref3 *>(block),
+                *reinterpret_cast<Memref2 *>(block + 9));
+}
+
+/// ds_fake_decode_next with a token id outside the vocabulary in row 0.
+void ds_fake_decode_bad_next(void **args) {
+  ds_fake_decode_next(args);
+  auto *block = static_cast<int64_t *>(args[0]);
+  static_cast<int64_t *>(reinterpret_cast<Memref2 *>(block + 9)->aligned)[0] =
+      kVocab + 3;
 }
 
 /// A decode that returns logits of the wrong vocabulary size.

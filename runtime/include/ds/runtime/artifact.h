@@ -34,7 +34,7 @@ namespace ds::runtime {
 /// The format version this runtime writes. It reads major == kFormatMajor and
 /// any minor <= kFormatMinor.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 2;
+inline constexpr uint16_t kFormatMinor = 3;
 
 /// The entry point the runtime runs once at load to compute derived weights
 /// (format 1.1). Users cannot call it.
@@ -159,6 +159,11 @@ struct GenerationSpec {
   /// > 0: the longest sequence the model supports; 0: unlimited.
   int64_t maxPositions = 0;
   std::vector<CacheSpec> caches;
+  /// (format 1.3) Result name (in both entry points), or empty: i64
+  /// [batch, seq], the argmax of the logits over the vocabulary (lowest id
+  /// on ties, NaNs ignored). Greedy generation reads it instead of the
+  /// logits, so only token ids leave the device.
+  std::string nextTokens;
 
   /// Returns the cache whose argument is `name`, or nullptr.
   const CacheSpec *findCache(std::string_view name) const {
