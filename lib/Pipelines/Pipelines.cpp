@@ -106,6 +106,10 @@ static void addLower(OpPassManager &pm, const PipelineConfig &config) {
   } else {
     func.addPass(createLinalgElementwiseOpFusionPass());
   }
+  // Greedy sampling's argmax in the generated code: the runtime then reads
+  // token ids, not logits.
+  if (config.kvCache != KVCacheMode::Off)
+    pm.addPass(createDSAppendNextTokens());
   addCleanup(pm);
 }
 

@@ -509,6 +509,21 @@ bool ::ds::runCompiler(const CompileOptions &options) {
           return false;
         signatures[func.getName().str()] = std::move(*sig);
       }
+      // ds-append-next-tokens gave both generation entry points the greedy
+      // argmax as a result.
+      if (generation) {
+        auto hasNextTokens = [&](const std::string &entry) {
+          auto it = signatures.find(entry);
+          return it != signatures.end() &&
+                 llvm::any_of(it->second.results,
+                              [](const rt::TensorSpec &r) {
+                                return r.name == "next_tokens";
+                              });
+        };
+        if (hasNextTokens(generation->prefill) &&
+            hasNextTokens(generation->decode))
+          generation->nextTokens = "next_tokens";
+      }
       break;
     case Phase::Bufferize: {
       int64_t bytes = 0;

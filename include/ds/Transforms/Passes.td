@@ -135,6 +135,21 @@ def DSStridedCopyToLinalg : Pass<"ds-strided-copy-to-linalg", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def DSAppendNextTokens : Pass<"ds-append-next-tokens", "ModuleOp"> {
+  let summary = "give @prefill and @decode a greedy next_tokens result";
+  let description = [{
+    Adds result 1, `next_tokens` (i64 [batch, seq]), to the generation entry
+    points @prefill and @decode: the argmax of the logits (result 0) over
+    the vocabulary, lowest index on ties, NaNs ignored, 0 for a row of
+    NaNs. The runtime reads it instead of the logits when sampling
+    greedily. Built as one or two "select reductions" (a chunked first
+    stage for long vocabularies) on tensors, before bufferization.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def DSDropCacheResults : Pass<"ds-drop-cache-results", "ModuleOp"> {
   let summary = "remove KV-cache results that bufferization made in place";
   let description = [{
