@@ -44,6 +44,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "llvm/ADT/SetVector.h"
+
 namespace mlir {
 namespace ds {
 #define GEN_PASS_DEF_DSREDUCTIONSTOGPU
@@ -57,19 +59,42 @@ namespace {
 
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarpsPerBlock = 8;
+constexpr int64_t kBlockThreads = kWarpSize * kWarpsPerBlock;
+/// Loads in flight per thread: the lane loop evaluates this many elements
+/// before folding any of them, so their loads overlap instead of each
+/// waiting for the previous fold (a latency chain per element otherwise).
+constexpr int64_t kUnroll = 4;
+/// A static reduction at least this long gets a whole block per output
+/// (8 warps, combined through shared memory) instead of a warp.
+constexpr int64_t kBlockReductionMin = 1024;
 
 /// A matched row reduction.
 struct RowReduction {
   linalg::GenericOp op;
-  /// The body op that folds a value into the output block argument.
+  enum class Kind {
+    /// One init; the body yields `combiner(%out, %v)`.
+    Combiner,
+    /// Inits (value, index, ...); the body yields, for each init i,
+    /// `select(%better, %candidate_i, %out_i)` with one condition: an argmax
+    /// or argmin. Always idempotent (a select of equal values is that
+    /// value), so the inits' values can seed every thread.
+    Select,
+  } kind = Kind::Combiner;
+  /// Combiner: the body op that folds a value into the output block
+  /// argument, and its operand that is that argument (0 or 1).
   Operation *combiner = nullptr;
-  /// The combiner's operand that is the output block argument (0 or 1).
   unsigned outOperand = 0;
-  /// The value a fill left in the whole output before the reduction, or
-  /// null (then the kernel loads the output's initial values).
-  Value fillValue;
-  /// The fill (and copy of a filled buffer) that produced it: dead once the
-  /// kernel writes every output element.
+  /// Select: the condition, the candidates (one per init) and the ops,
+  /// in body order, that compute the condition from the outputs and the
+  /// candidates.
+  Value condition;
+  SmallVector<Value> candidates;
+  SmallVector<Operation *> conditionOps;
+  /// The values fills left in the whole outputs before the reduction (one
+  /// per init), or empty (then the kernel loads the inits' values).
+  SmallVector<Value> fillValues;
+  /// The fills (and copies of filled buffers) that produced them: dead
+  /// once the kernel writes every output element.
   SmallVector<Operation *> deadInit;
 };
 
@@ -93,22 +118,20 @@ bool isPlainAllocation(Value buffer, Block *block) {
   });
 }
 
-/// Finds the fill whose value `r`'s output holds: a linalg.fill of the
-/// output, or a whole copy into it of a buffer so filled (the pair that
-/// bufferization leaves for a reduction's init).
-void findFill(RowReduction &r) {
-  Operation *op = r.op;
-  Value out = r.op.getDpsInits()[0];
+/// Finds the fill whose value init `out` of `op` holds: a linalg.fill of
+/// the output, or a whole copy into it of a buffer so filled (the pair
+/// that bufferization leaves for a reduction's init). Returns the value
+/// and appends the ops that become dead to `dead`, or returns null.
+Value findFill(Operation *op, Value out, SmallVectorImpl<Operation *> &dead) {
   Block *block = op->getBlock();
   if (!isPlainAllocation(out, block))
-    return;
+    return {};
   Operation *last = lastUserBefore(out, op);
   if (auto fill = dyn_cast_or_null<linalg::FillOp>(last)) {
-    if (fill.getDpsInits()[0] == out) {
-      r.fillValue = fill.getDpsInputs()[0];
-      r.deadInit.push_back(fill);
-    }
-    return;
+    if (fill.getDpsInits()[0] != out)
+      return {};
+    dead.push_back(fill);
+    return fill.getDpsInputs()[0];
   }
   Value source;
   if (auto copy = dyn_cast_or_null<linalg::CopyOp>(last))
@@ -119,17 +142,31 @@ void findFill(RowReduction &r) {
       source = copy.getSource();
   if (!source || source.getType() != out.getType() ||
       !isPlainAllocation(source, block))
-    return;
+    return {};
   auto fill = dyn_cast_or_null<linalg::FillOp>(lastUserBefore(source, last));
   if (!fill || fill.getDpsInits()[0] != source)
-    return;
-  r.fillValue = fill.getDpsInputs()[0];
-  r.deadInit.push_back(last);
+    return {};
+  dead.push_back(last);
   // The filled buffer itself goes too when nothing else reads it.
   if (llvm::all_of(source.getUsers(), [&](Operation *u) {
         return u == fill || u == last || isa<memref::DeallocOp>(u);
       }))
-    r.deadInit.push_back(fill);
+    dead.push_back(fill);
+  return fill.getDpsInputs()[0];
+}
+
+/// Fills in `r.fillValues` when every init comes from a fill.
+void findFills(RowReduction &r) {
+  SmallVector<Value> values;
+  SmallVector<Operation *> dead;
+  for (Value init : r.op.getDpsInits()) {
+    Value v = findFill(r.op, init, dead);
+    if (!v)
+      return;
+    values.push_back(v);
+  }
+  r.fillValues = std::move(values);
+  r.deadInit = std::move(dead);
 }
 
 bool isCombiner(Operation *op) {
@@ -160,10 +197,98 @@ Value createIdentity(OpBuilder &b, Location loc, Operation *combiner) {
                                    b.getFloatAttr(b.getF32Type(), value));
 }
 
-/// `op` as a warp-per-output row reduction, or nothing (the op then takes
-/// the generic path).
+/// Matches the body of a one-init reduction: `combiner(%out, %v)`.
+bool matchCombiner(RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  auto outType = cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!outType.getElementType().isF32())
+    return false;
+  auto yield = cast<linalg::YieldOp>(op.getBlock()->getTerminator());
+  Operation *combiner = yield.getValues()[0].getDefiningOp();
+  if (!combiner || combiner->getBlock() != op.getBlock() ||
+      !isCombiner(combiner) || !combiner->getResult(0).getType().isF32() ||
+      !combiner->getResult(0).hasOneUse())
+    return false;
+  BlockArgument out = op.getMatchingBlockArgument(op.getDpsInitOperand(0));
+  if (!out.hasOneUse() || out.getUses().begin()->getOwner() != combiner)
+    return false;
+  r.kind = RowReduction::Kind::Combiner;
+  r.combiner = combiner;
+  r.outOperand = out.getUses().begin()->getOperandNumber();
+  return true;
+}
+
+/// Matches the body of a select reduction (see RowReduction::Kind).
+bool matchSelect(RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  SmallVector<BlockArgument> outs;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    outs.push_back(op.getMatchingBlockArgument(&init));
+  Value condition;
+  SmallVector<Value> candidates;
+  SmallVector<Operation *> selects;
+  for (auto [i, v] : llvm::enumerate(yield.getValues())) {
+    auto select = v.getDefiningOp<arith::SelectOp>();
+    if (!select || select->getBlock() != body ||
+        select.getFalseValue() != outs[i] || !select->hasOneUse())
+      return false;
+    if (condition && select.getCondition() != condition)
+      return false;
+    condition = select.getCondition();
+    candidates.push_back(select.getTrueValue());
+    selects.push_back(select);
+  }
+  // The condition's ops: from the outputs and the candidates (and values
+  // defined outside the body) only, so that they also compare two partial
+  // results.
+  llvm::SetVector<Operation *> conditionOps;
+  SmallVector<Value> worklist = {condition};
+  auto isLeaf = [&](Value v) {
+    return llvm::is_contained(candidates, v) || llvm::is_contained(outs, v) ||
+           v.getParentBlock() != body;
+  };
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    if (isLeaf(v))
+      continue;
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getBlock() != body || isa<linalg::IndexOp>(def))
+      return false; // an input element or a loop index
+    if (conditionOps.insert(def))
+      llvm::append_range(worklist, def->getOperands());
+  }
+  // The outputs feed the condition and the selects, nothing else.
+  for (BlockArgument out : outs)
+    for (Operation *user : out.getUsers())
+      if (!conditionOps.contains(user) && !llvm::is_contained(selects, user))
+        return false;
+  // A candidate must not depend on an output either: it is computed per
+  // element, before any fold.
+  for (Value c : candidates)
+    if (llvm::is_contained(outs, c))
+      return false;
+  for (Operation &bodyOp : body->without_terminator()) {
+    if (conditionOps.contains(&bodyOp) || llvm::is_contained(selects, &bodyOp))
+      continue;
+    for (Value operand : bodyOp.getOperands())
+      if (llvm::is_contained(outs, operand))
+        return false;
+  }
+  r.kind = RowReduction::Kind::Select;
+  r.condition = condition;
+  r.candidates = std::move(candidates);
+  for (Operation &bodyOp : body->without_terminator())
+    if (conditionOps.contains(&bodyOp))
+      r.conditionOps.push_back(&bodyOp);
+  return true;
+}
+
+/// `op` as a warp- or block-per-output row reduction, or nothing (the op
+/// then takes the generic path).
 std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() < 1 ||
       op.getNumDpsInputs() < 1 || op.getNumReductionLoops() != 1)
     return std::nullopt;
   unsigned numLoops = op.getNumLoops();
@@ -176,21 +301,24 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
   if (!ShapedType::isDynamic(extent) && extent < kWarpSize)
     return std::nullopt;
 
-  // One f32 output, indexed by every parallel dimension exactly once.
-  OpOperand *init = op.getDpsInitOperand(0);
-  auto outType = dyn_cast<MemRefType>(init->get().getType());
-  if (!outType || !outType.getElementType().isF32())
-    return std::nullopt;
-  AffineMap outMap = op.getMatchingIndexingMap(init);
+  // Outputs of scalar types, each indexed by every parallel dimension
+  // exactly once, all with the same map.
+  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    auto outType = dyn_cast<MemRefType>(init.get().getType());
+    if (!outType || !outType.getElementType().isIntOrFloat() ||
+        op.getMatchingIndexingMap(&init) != outMap)
+      return std::nullopt;
+  }
   if (!outMap.isProjectedPermutation() || outMap.isFunctionOfDim(redDim) ||
       outMap.getNumResults() != redDim)
     return std::nullopt;
 
   // Inputs: buffers indexed by dimensions, constants or affine expressions
-  // of the loops (no symbols), or scalars. A buffer that is also the output
+  // of the loops (no symbols), or scalars. A buffer that is also an output
   // would be read by one warp while another writes it.
   for (OpOperand *input : op.getDpsInputOperands()) {
-    if (input->get() == init->get())
+    if (llvm::is_contained(op.getDpsInits(), input->get()))
       return std::nullopt;
     if (!isa<MemRefType>(input->get().getType()))
       continue;
@@ -199,28 +327,19 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
       return std::nullopt;
   }
 
-  // The body: pure ops without regions, ending in the combiner.
+  // The body: pure ops without regions.
   Block *body = op.getBlock();
   for (Operation &bodyOp : body->without_terminator())
     if (bodyOp.getNumRegions() != 0 ||
         (!isa<linalg::IndexOp>(bodyOp) && !isPure(&bodyOp)))
       return std::nullopt;
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  if (yield.getValues().size() != 1)
-    return std::nullopt;
-  Operation *combiner = yield.getValues()[0].getDefiningOp();
-  if (!combiner || combiner->getBlock() != body || !isCombiner(combiner) ||
-      !combiner->getResult(0).getType().isF32() ||
-      !combiner->getResult(0).hasOneUse())
-    return std::nullopt;
-  BlockArgument out = op.getMatchingBlockArgument(init);
-  if (!out.hasOneUse() || out.getUses().begin()->getOwner() != combiner)
-    return std::nullopt;
   RowReduction match;
   match.op = op;
-  match.combiner = combiner;
-  match.outOperand = out.getUses().begin()->getOperandNumber();
-  return match;
+  if (op.getNumDpsInits() == 1 && matchCombiner(match))
+    return match;
+  if (matchSelect(match))
+    return match;
+  return std::nullopt;
 }
 
 /// The indices `map` gives at the loop indices `ivs`.
@@ -239,27 +358,85 @@ SmallVector<Value> evaluateMap(OpBuilder &b, Location loc, AffineMap map,
   return indices;
 }
 
-/// `combiner` applied to (`out`, `value`), keeping its operand order and
-/// attributes (fast-math flags).
-Value combine(OpBuilder &b, const RowReduction &r, Value out, Value value) {
-  SmallVector<Value, 2> operands(2);
-  operands[r.outOperand] = out;
-  operands[1 - r.outOperand] = value;
-  OperationState state(r.combiner->getLoc(), r.combiner->getName(), operands,
-                       r.combiner->getResultTypes(),
-                       r.combiner->getAttrs());
-  return b.create(state)->getResult(0);
+/// The accumulators folded with the candidates, keeping the body's operand
+/// order and attributes (fast-math flags).
+SmallVector<Value> combine(OpBuilder &b, Location loc, const RowReduction &r,
+                           ValueRange accs, ValueRange candidates) {
+  if (r.kind == RowReduction::Kind::Combiner) {
+    SmallVector<Value, 2> operands(2);
+    operands[r.outOperand] = accs[0];
+    operands[1 - r.outOperand] = candidates[0];
+    OperationState state(r.combiner->getLoc(), r.combiner->getName(),
+                         operands, r.combiner->getResultTypes(),
+                         r.combiner->getAttrs());
+    return {b.create(state)->getResult(0)};
+  }
+  IRMapping map;
+  linalg::GenericOp op = r.op;
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    unsigned i = init.getOperandNumber() - op.getNumDpsInputs();
+    map.map(op.getMatchingBlockArgument(&init), accs[i]);
+    map.map(r.candidates[i], candidates[i]);
+  }
+  for (Operation *op : r.conditionOps)
+    b.clone(*op, map);
+  Value better = map.lookupOrDefault(r.condition);
+  SmallVector<Value> results;
+  for (auto [acc, candidate] : llvm::zip(accs, candidates))
+    results.push_back(
+        arith::SelectOp::create(b, loc, better, candidate, acc));
+  return results;
+}
+
+/// `gpu.shuffle xor` of any scalar: 32-bit values directly, narrower ones
+/// widened, 64-bit ones as two 32-bit halves.
+Value shuffleXor(OpBuilder &b, Location loc, Value v, int32_t offset) {
+  Type type = v.getType();
+  unsigned bits = type.getIntOrFloatBitWidth();
+  auto shuffle = [&](Value x) {
+    return gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
+                                  gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  };
+  if (bits == 32)
+    return shuffle(v);
+  Type i32 = b.getI32Type();
+  Type asInt = b.getIntegerType(bits);
+  Value x = isa<FloatType>(type)
+                ? arith::BitcastOp::create(b, loc, asInt, v).getResult()
+                : v;
+  Value result;
+  if (bits < 32) {
+    result = arith::TruncIOp::create(
+        b, loc, asInt, shuffle(arith::ExtUIOp::create(b, loc, i32, x)));
+  } else {
+    assert(bits == 64 && "scalar wider than 64 bits");
+    Value c32 = arith::ConstantOp::create(b, loc, b.getIntegerAttr(asInt, 32));
+    Value lo = shuffle(arith::TruncIOp::create(b, loc, i32, x));
+    Value hi = shuffle(arith::TruncIOp::create(
+        b, loc, i32, arith::ShRUIOp::create(b, loc, x, c32)));
+    result = arith::OrIOp::create(
+        b, loc, arith::ExtUIOp::create(b, loc, asInt, lo),
+        arith::ShLIOp::create(b, loc,
+                              arith::ExtUIOp::create(b, loc, asInt, hi), c32));
+  }
+  return isa<FloatType>(type)
+             ? arith::BitcastOp::create(b, loc, type, result).getResult()
+             : result;
 }
 
 /// Builds the kernel replacing `r.op` before it.
 void buildKernel(const RowReduction &r) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
   OpBuilder b(op);
   auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
   unsigned numParallel = op.getNumLoops() - 1;
+  unsigned numInits = op.getNumDpsInits();
+  bool isSelect = r.kind == RowReduction::Kind::Select;
 
   // Host side: the loop extents, the output count and the grid.
   SmallVector<Range, 4> ranges =
@@ -280,39 +457,66 @@ void buildKernel(const RowReduction &r) {
                          ? arith::MulIOp::create(b, loc, dynamicOutputs, extent)
                          : extent;
   }
+  int64_t staticExtent = op.getStaticLoopRanges()[numParallel];
+  // A block per output for long static reductions, else a warp.
+  bool perBlock = !ShapedType::isDynamic(staticExtent) &&
+                  staticExtent >= kBlockReductionMin;
+  int64_t outputsPerBlock = perBlock ? 1 : kWarpsPerBlock;
   Value outputs;
   Value blocks;
   if (!dynamicOutputs) {
     outputs = cIndex(b, staticOutputs);
-    blocks = cIndex(b, llvm::divideCeil(staticOutputs, kWarpsPerBlock));
+    blocks = cIndex(b, llvm::divideCeil(staticOutputs, outputsPerBlock));
   } else {
     outputs = staticOutputs == 1
                   ? dynamicOutputs
                   : arith::MulIOp::create(b, loc, dynamicOutputs,
                                           cIndex(b, staticOutputs));
-    blocks = arith::CeilDivSIOp::create(b, loc, outputs,
-                                        cIndex(b, kWarpsPerBlock));
+    blocks = perBlock ? outputs
+                      : arith::CeilDivSIOp::create(b, loc, outputs,
+                                                   cIndex(b, kWarpsPerBlock))
+                            .getResult();
   }
   Value reductionExtent = extents[numParallel];
   Value one = cIndex(b, 1);
-  Value threads = cIndex(b, kWarpsPerBlock * kWarpSize);
+  Value threads = cIndex(b, kBlockThreads);
   auto launch =
       gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
-  launch.setFunctionAttr(FlatSymbolRefAttr::get(b.getContext(), "reduce_rows"));
+  launch.setFunctionAttr(FlatSymbolRefAttr::get(ctx, "reduce_rows"));
+  // Per-block mode: each warp's result, per accumulator.
+  SmallVector<Value> partials;
+  if (perBlock)
+    for (Value init : op.getDpsInits())
+      partials.push_back(launch.addWorkgroupAttribution(
+          MemRefType::get({kWarpsPerBlock},
+                          cast<MemRefType>(init.getType()).getElementType(),
+                          AffineMap(),
+                          gpu::AddressSpaceAttr::get(
+                              ctx, gpu::AddressSpace::Workgroup)),
+          loc));
 
-  // Kernel: the warp's output and the lane.
+  // Kernel: the output and the thread's place in it.
   OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
   Value tid = launch.getThreadIds().x;
   Value warpSize = cIndex(kb, kWarpSize);
   Value warp = arith::DivUIOp::create(kb, loc, tid, warpSize);
   Value lane = arith::RemUIOp::create(kb, loc, tid, warpSize);
-  Value linear = arith::AddIOp::create(
-      kb, loc,
-      arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                            cIndex(kb, kWarpsPerBlock)),
-      warp);
-  // Uniform across the warp, so every lane of a working warp reaches the
-  // shuffles.
+  Value linear, thread, stride;
+  if (perBlock) {
+    linear = launch.getBlockIds().x;
+    thread = tid;
+    stride = threads;
+  } else {
+    linear = arith::AddIOp::create(
+        kb, loc,
+        arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
+                              cIndex(kb, kWarpsPerBlock)),
+        warp);
+    thread = lane;
+    stride = warpSize;
+  }
+  // Uniform across the warp (the block), so every lane of a working warp
+  // reaches the shuffles (and every thread the barrier).
   Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
                                         linear, outputs);
   auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
@@ -330,67 +534,143 @@ void buildKernel(const RowReduction &r) {
     ivs[d] = arith::RemUIOp::create(ib, loc, rest, extents[d]);
     rest = arith::DivUIOp::create(ib, loc, rest, extents[d]);
   }
+  // The output map does not use the reduction dimension; any index does.
+  ivs[numParallel] = cIndex(ib, 0);
+  SmallVector<Value> outIndices = evaluateMap(
+      ib, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
+  auto initialValues = [&](OpBuilder &ob) {
+    if (!r.fillValues.empty())
+      return r.fillValues;
+    SmallVector<Value> values;
+    for (Value init : op.getDpsInits())
+      values.push_back(memref::LoadOp::create(ob, loc, init, outIndices));
+    return values;
+  };
 
-  // Each lane folds r = lane, lane + 32, ... into its accumulator.
+  // The candidates of the body at reduction index `iv`.
   Block *body = op.getBlock();
-  Value identity = createIdentity(ib, loc, r.combiner);
-  auto laneLoop = scf::ForOp::create(
-      ib, loc, lane, reductionExtent, warpSize, ValueRange{identity},
+  auto candidatesAt = [&](OpBuilder &lb, Value iv) {
+    ivs[numParallel] = iv;
+    IRMapping map;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      BlockArgument arg = op.getMatchingBlockArgument(input);
+      if (arg.use_empty())
+        continue;
+      if (!isa<MemRefType>(input->get().getType())) {
+        map.map(arg, input->get());
+        continue;
+      }
+      map.map(arg, memref::LoadOp::create(
+                       lb, loc, input->get(),
+                       evaluateMap(lb, loc, op.getMatchingIndexingMap(input),
+                                   ivs)));
+    }
+    auto yield = cast<linalg::YieldOp>(body->getTerminator());
+    for (Operation &bodyOp : body->without_terminator()) {
+      if (&bodyOp == r.combiner || llvm::is_contained(r.conditionOps, &bodyOp))
+        continue;
+      if (llvm::is_contained(yield.getValues(), bodyOp.getResult(0)))
+        continue; // the selects
+      if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
+        map.map(index.getResult(), ivs[index.getDim()]);
+        continue;
+      }
+      lb.clone(bodyOp, map);
+    }
+    SmallVector<Value> candidates;
+    if (isSelect) {
+      for (Value c : r.candidates)
+        candidates.push_back(map.lookupOrDefault(c));
+    } else {
+      candidates.push_back(
+          map.lookupOrDefault(r.combiner->getOperand(1 - r.outOperand)));
+    }
+    return candidates;
+  };
+
+  // Accumulators: the combiner's identity, or (select reductions, which
+  // are idempotent) the inits' values.
+  SmallVector<Value> start =
+      isSelect ? initialValues(ib)
+               : SmallVector<Value>{createIdentity(ib, loc, r.combiner)};
+
+  // Full groups of kUnroll elements per thread: r = base + thread +
+  // u * stride, every load of a group issued before its folds.
+  Value span = arith::MulIOp::create(ib, loc, stride, cIndex(ib, kUnroll));
+  Value fullEnd = arith::MulIOp::create(
+      ib, loc, arith::DivUIOp::create(ib, loc, reductionExtent, span), span);
+  auto mainLoop = scf::ForOp::create(
+      ib, loc, cIndex(ib, 0), fullEnd, span, start,
+      [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
+        Value first = arith::AddIOp::create(lb, loc, base, thread);
+        SmallVector<SmallVector<Value>, kUnroll> group;
+        for (int64_t u = 0; u < kUnroll; ++u) {
+          Value iv = u == 0 ? first
+                            : arith::AddIOp::create(
+                                  lb, loc, first,
+                                  arith::MulIOp::create(lb, loc, stride,
+                                                        cIndex(lb, u)))
+                                  .getResult();
+          group.push_back(candidatesAt(lb, iv));
+        }
+        SmallVector<Value> folded(accs);
+        for (SmallVector<Value> &candidates : group)
+          folded = combine(lb, loc, r, folded, candidates);
+        scf::YieldOp::create(lb, loc, folded);
+      });
+  // The rest, one element per thread at a time.
+  auto tailLoop = scf::ForOp::create(
+      ib, loc, arith::AddIOp::create(ib, loc, fullEnd, thread),
+      reductionExtent, stride, mainLoop.getResults(),
       [&](OpBuilder &lb, Location, Value iv, ValueRange accs) {
-        ivs[numParallel] = iv;
-        IRMapping map;
-        for (OpOperand *input : op.getDpsInputOperands()) {
-          BlockArgument arg = op.getMatchingBlockArgument(input);
-          if (arg.use_empty())
-            continue;
-          if (!isa<MemRefType>(input->get().getType())) {
-            map.map(arg, input->get());
-            continue;
-          }
-          map.map(arg, memref::LoadOp::create(
-                           lb, loc, input->get(),
-                           evaluateMap(lb, loc,
-                                       op.getMatchingIndexingMap(input), ivs)));
-        }
-        for (Operation &bodyOp : body->without_terminator()) {
-          if (&bodyOp == r.combiner)
-            continue;
-          if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
-            map.map(index.getResult(), ivs[index.getDim()]);
-            continue;
-          }
-          lb.clone(bodyOp, map);
-        }
-        Value value = map.lookupOrDefault(
-            r.combiner->getOperand(1 - r.outOperand));
-        scf::YieldOp::create(lb, loc, combine(lb, r, accs[0], value));
+        scf::YieldOp::create(lb, loc,
+                             combine(lb, loc, r, accs, candidatesAt(lb, iv)));
       });
 
   // Butterfly across the warp: every lane ends with the warp's result.
-  Value acc = laneLoop.getResult(0);
+  SmallVector<Value> accs(tailLoop.getResults());
   for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    Value other = gpu::ShuffleOp::create(ib, loc, acc, offset, kWarpSize,
-                                         gpu::ShuffleMode::XOR)
-                      .getShuffleResult();
-    acc = combine(ib, r, acc, other);
+    SmallVector<Value> others;
+    for (Value acc : accs)
+      others.push_back(shuffleXor(ib, loc, acc, offset));
+    accs = combine(ib, loc, r, accs, others);
   }
 
-  // Lane 0 folds the result into the init's value and stores it.
   Value isLane0 = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq,
                                         lane, cIndex(ib, 0));
-  auto store = scf::IfOp::create(ib, loc, isLane0, /*withElse=*/false);
+  Value isWriter = isLane0;
+  if (perBlock) {
+    // Lane 0 of each warp parks the warp's result; thread 0 folds them.
+    auto park = scf::IfOp::create(ib, loc, isLane0, /*withElse=*/false);
+    OpBuilder pb = park.getThenBodyBuilder();
+    for (auto [acc, slots] : llvm::zip(accs, partials))
+      memref::StoreOp::create(pb, loc, acc, slots, ValueRange{warp});
+    gpu::BarrierOp::create(ib, loc);
+    isWriter = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq, tid,
+                                     cIndex(ib, 0));
+  }
+  auto store = scf::IfOp::create(ib, loc, isWriter, /*withElse=*/false);
   OpBuilder sb = store.getThenBodyBuilder();
-  OpOperand *init = op.getDpsInitOperand(0);
-  // The output map does not use the reduction dimension; any index does.
-  ivs[numParallel] = cIndex(sb, 0);
-  SmallVector<Value> outIndices =
-      evaluateMap(sb, loc, op.getMatchingIndexingMap(init), ivs);
-  Value initial =
-      r.fillValue
-          ? r.fillValue
-          : memref::LoadOp::create(sb, loc, init->get(), outIndices).getResult();
-  memref::StoreOp::create(sb, loc, combine(sb, r, initial, acc), init->get(),
-                          outIndices);
+  SmallVector<Value> results = accs;
+  if (perBlock) {
+    auto slotsAt = [&](int64_t w) {
+      SmallVector<Value> values;
+      for (Value slots : partials)
+        values.push_back(
+            memref::LoadOp::create(sb, loc, slots, ValueRange{cIndex(sb, w)}));
+      return values;
+    };
+    results = slotsAt(0);
+    for (int64_t w = 1; w < kWarpsPerBlock; ++w)
+      results = combine(sb, loc, r, results, slotsAt(w));
+  }
+  // A combiner folds in the init's value once, at the end; a select
+  // reduction started from it.
+  if (!isSelect)
+    results = combine(sb, loc, r, initialValues(sb), results);
+  for (auto [value, init] : llvm::zip(results, op.getDpsInits()))
+    memref::StoreOp::create(sb, loc, value, init, outIndices);
+  (void)numInits;
 }
 
 struct ReductionsToGPUPass
@@ -401,14 +681,14 @@ struct ReductionsToGPUPass
       return;
     // Top-level ops only: the host function's straight-line code (nothing
     // inside an existing gpu.launch or loop).
-    SmallVector<RowReduction> matches;
+    SmallVector<RowReduction, 0> matches;
     for (Block &block : func.getBody())
       for (Operation &op : block)
         if (auto generic = dyn_cast<linalg::GenericOp>(op))
           if (std::optional<RowReduction> r = matchRowReduction(generic))
             matches.push_back(*r);
     for (RowReduction &r : matches) {
-      findFill(r);
+      findFills(r);
       buildKernel(r);
       r.op.erase();
       // The kernel writes every output element: the fill is dead.

@@ -3,42 +3,48 @@
 #row = affine_map<(d0, d1) -> (d0, d1)>
 #out = affine_map<(d0, d1) -> (d0)>
 
-// RMSNorm's sum of squares over [?, 2048]: a warp per row, 8 rows a block.
+// RMSNorm's sum of squares over [?, 2048]: at least 1024 elements, so a
+// block of 8 warps per row. Each thread folds four elements a step, all
+// four loaded first; each warp's butterfly result goes to shared memory and
+// thread 0 folds the 8 of them, then the init's value, and stores.
 // CHECK-LABEL: func.func @sum_of_squares
 // CHECK-SAME: (%[[X:.+]]: memref<?x2048xf32>, %[[ACC:.+]]: memref<?xf32>)
 // CHECK-NOT: linalg.generic
 // CHECK: %[[M:.+]] = memref.dim %[[X]], %c0
-// CHECK: %[[GX:.+]] = arith.ceildivsi %[[M]], %c8
-// CHECK: gpu.launch blocks(%[[BX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[GX]], %{{.+}} = %c1{{.*}}, %{{.+}} = %c1{{.*}}) threads(%[[TX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %c256, %{{.+}} = %c1{{.*}}, %{{.+}} = %c1{{.*}})
+// CHECK: gpu.launch blocks(%[[BX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[M]], %{{.+}} = %c1{{.*}}, %{{.+}} = %c1{{.*}}) threads(%[[TX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %c256, %{{.+}} = %c1{{.*}}, %{{.+}} = %c1{{.*}}) function(@reduce_rows) workgroup(%[[SLOTS:.+]] : memref<8xf32, #gpu.address_space<workgroup>>)
 // CHECK: %[[WARP:.+]] = arith.divui %[[TX]], %c32
 // CHECK: %[[LANE:.+]] = arith.remui %[[TX]], %c32
-// CHECK: %[[B8:.+]] = arith.muli %[[BX]], %c8
-// CHECK: %[[ROW:.+]] = arith.addi %[[B8]], %[[WARP]]
-// CHECK: %[[IN:.+]] = arith.cmpi ult, %[[ROW]], %[[M]]
+// CHECK: %[[IN:.+]] = arith.cmpi ult, %[[BX]], %[[M]]
 // CHECK: scf.if %[[IN]] {
 // CHECK: %[[ZERO:.+]] = arith.constant -0.000000e+00 : f32
-// CHECK: %[[PART:.+]] = scf.for %[[R:.+]] = %[[LANE]] to %c2048 step %c32 iter_args(%[[A:.+]] = %[[ZERO]]) -> (f32) {
-// CHECK: %[[V:.+]] = memref.load %[[X]][%[[ROW]], %[[R]]]
-// CHECK: %[[SQ:.+]] = arith.mulf %[[V]], %[[V]] : f32
-// CHECK: %[[S:.+]] = arith.addf %[[SQ]], %[[A]] : f32
-// CHECK: scf.yield %[[S]] : f32
+// CHECK: %[[MAIN:.+]] = scf.for %[[BASE:.+]] = %c0 to %{{.+}} step %{{.+}} iter_args(%[[A:.+]] = %[[ZERO]]) -> (f32) {
+// CHECK: %[[R0:.+]] = arith.addi %[[BASE]], %[[TX]]
+// CHECK: %[[V0:.+]] = memref.load %[[X]][%[[BX]], %[[R0]]]
+// CHECK: %[[SQ0:.+]] = arith.mulf %[[V0]], %[[V0]] : f32
+// CHECK-COUNT-3: memref.load %[[X]]
+// CHECK: %[[S0:.+]] = arith.addf %[[SQ0]], %[[A]] : f32
+// CHECK-COUNT-3: arith.addf
+// CHECK: scf.yield
 // CHECK: }
-// CHECK: %[[S16:[^,]+]], %{{.+}} = gpu.shuffle  xor %[[PART]], %c16_i32, %c32_i32 : f32
-// CHECK: %[[A16:.+]] = arith.addf %[[S16]], %[[PART]] : f32
+// CHECK: %[[TAIL:.+]] = scf.for %{{.+}} = %{{.+}} to %c2048 step %c256 iter_args(%{{.+}} = %[[MAIN]]) -> (f32) {
+// CHECK: %[[S16:[^,]+]], %{{.+}} = gpu.shuffle  xor %[[TAIL]], %c16_i32, %c32_i32 : f32
+// CHECK: %[[A16:.+]] = arith.addf %[[S16]], %[[TAIL]] : f32
 // CHECK: gpu.shuffle  xor %[[A16]], %c8_i32, %c32_i32 : f32
-// CHECK: arith.addf
-// CHECK: gpu.shuffle  xor %{{.+}}, %c4_i32, %c32_i32 : f32
-// CHECK: arith.addf
-// CHECK: gpu.shuffle  xor %{{.+}}, %c2_i32, %c32_i32 : f32
-// CHECK: arith.addf
-// CHECK: %[[S1:[^,]+]], %{{.+}} = gpu.shuffle  xor %{{.+}}, %c1_i32, %c32_i32 : f32
-// CHECK: %[[SUM:.+]] = arith.addf %[[S1]], %{{.+}} : f32
+// CHECK-COUNT-3: gpu.shuffle
+// CHECK: %[[WSUM:.+]] = arith.addf
 // CHECK-NOT: gpu.shuffle
 // CHECK: %[[LANE0:.+]] = arith.cmpi eq, %[[LANE]], %c0
 // CHECK: scf.if %[[LANE0]] {
-// CHECK: %[[INIT:.+]] = memref.load %[[ACC]][%[[ROW]]]
-// CHECK: %[[RES:.+]] = arith.addf %[[SUM]], %[[INIT]] : f32
-// CHECK: memref.store %[[RES]], %[[ACC]][%[[ROW]]]
+// CHECK: memref.store %[[WSUM]], %[[SLOTS]][%[[WARP]]]
+// CHECK: }
+// CHECK: gpu.barrier
+// CHECK: %[[T0:.+]] = arith.cmpi eq, %[[TX]], %c0
+// CHECK: scf.if %[[T0]] {
+// CHECK: memref.load %[[SLOTS]][%c0]
+// CHECK-COUNT-7: memref.load %[[SLOTS]]
+// CHECK: %[[INIT:.+]] = memref.load %[[ACC]][%[[BX]]]
+// CHECK: %[[RES:.+]] = arith.addf %{{.+}}, %[[INIT]] : f32
+// CHECK: memref.store %[[RES]], %[[ACC]][%[[BX]]]
 // CHECK: }
 // CHECK: }
 // CHECK: gpu.terminator
@@ -80,7 +86,15 @@ func.func @sum_of_squares(%x: memref<?x2048xf32>, %acc: memref<?xf32>) {
 // CHECK: %[[HI:.+]] = arith.remui %[[R1]], %c8
 // CHECK: %[[BI:.+]] = arith.divui %[[R1]], %c8
 // CHECK: %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
-// CHECK: %[[PART:.+]] = scf.for %[[R:.+]] = %{{.+}} to %[[K]] step %c32 iter_args(%[[A:.+]] = %[[NEGINF]])
+// CHECK: %[[SPAN:.+]] = arith.muli %c32, %c4
+// CHECK: %[[GROUPS:.+]] = arith.divui %[[K]], %[[SPAN]]
+// CHECK: %[[FULL:.+]] = arith.muli %[[GROUPS]], %[[SPAN]]
+// CHECK: %[[MAIN:.+]] = scf.for %{{.+}} = %c0 to %[[FULL]] step %[[SPAN]] iter_args(%{{.+}} = %[[NEGINF]])
+// CHECK-COUNT-4: memref.load %[[S]]
+// CHECK-COUNT-4: arith.maximumf
+// CHECK: scf.yield
+// CHECK: %[[START:.+]] = arith.addi %[[FULL]], %{{.+}}
+// CHECK: scf.for %[[R:.+]] = %[[START]] to %[[K]] step %c32 iter_args(%[[A:.+]] = %[[MAIN]])
 // CHECK: %[[V:.+]] = memref.load %[[S]][%[[BI]], %[[HI]], %[[QI]], %[[R]]]
 // CHECK: %[[M:.+]] = arith.maximumf %[[A]], %[[V]] : f32
 // CHECK: scf.yield %[[M]]
@@ -158,7 +172,8 @@ func.func @sum_exp(%s: memref<12x?xf32>, %max: memref<12xf32>,
 // CHECK: %[[K:.+]] = memref.dim %[[Y]], %c0
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1, {{.*}}) threads({{.*}}) in ({{.*}} = %c256,
 // CHECK: %[[BIG:.+]] = arith.constant 3.40282347E+38 : f32
-// CHECK: scf.for %[[R:.+]] = %{{.+}} to %[[K]] step %c32 iter_args(%[[A:.+]] = %[[BIG]])
+// CHECK: scf.for
+// CHECK: scf.for %[[R:.+]] = %{{.+}} to %[[K]] step %c32 iter_args(%[[A:.+]] = %{{.+}})
 // CHECK: %[[R2:.+]] = arith.muli %[[R]], %c2
 // CHECK: %[[R21:.+]] = arith.addi %[[R2]], %c1
 // CHECK: %[[XV:.+]] = memref.load %[[X]][%c0, %[[R21]]]
@@ -351,4 +366,166 @@ func.func @fill_read_first(%x: memref<?x256xf32>, %keep: memref<?xf32>) -> memre
     linalg.yield %a : f32
   }
   return %sum : memref<?xf32>
+}
+
+// -----
+
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+
+// An argmax (ds-append-next-tokens' first stage): a select reduction with a
+// value and an index output, seeded by fills of (NaN, 0). The fills fold
+// into the threads' starting values (the combine is idempotent), both
+// accumulators go round the butterfly, the i64 one as two i32 halves, and
+// the 2004-element rows take a block each. Both outputs are stored; no
+// final combine with the init.
+// CHECK-LABEL: func.func @argmax
+// CHECK-SAME: (%[[X:.+]]: memref<?x2004xbf16>, %[[IDX:.+]]: memref<?xi64>)
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch {{.*}} workgroup(%[[VS:.+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[IS:.+]] : memref<8xi64, #gpu.address_space<workgroup>>)
+// CHECK: %[[MAIN:.+]]:2 = scf.for {{.*}} iter_args(%{{.+}} = %cst, %{{.+}} = %c0_i64) -> (f32, i64)
+// CHECK-NOT: linalg.index
+// CHECK: %[[TAIL:.+]]:2 = scf.for {{.*}} iter_args(%{{.+}} = %[[MAIN]]#0, %{{.+}} = %[[MAIN]]#1) -> (f32, i64)
+// CHECK: memref.load %[[X]]
+// CHECK: arith.index_cast
+// CHECK: arith.extf
+// CHECK: arith.cmpf uno
+// CHECK: arith.select
+// CHECK: arith.select
+// CHECK: scf.yield
+// CHECK: %[[SV:[^,]+]], %{{.+}} = gpu.shuffle  xor %[[TAIL]]#0, %c16_i32, %c32_i32 : f32
+// CHECK: %[[LO:.+]] = arith.trunci %[[TAIL]]#1 : i64 to i32
+// CHECK: %[[SLO:[^,]+]], %{{.+}} = gpu.shuffle  xor %[[LO]], %c16_i32, %c32_i32 : i32
+// CHECK: %[[SHR:.+]] = arith.shrui %[[TAIL]]#1, %c32_i64 : i64
+// CHECK: %[[HI:.+]] = arith.trunci %[[SHR]] : i64 to i32
+// CHECK: %[[SHI:[^,]+]], %{{.+}} = gpu.shuffle  xor %[[HI]], %c16_i32, %c32_i32 : i32
+// CHECK: %[[HI64:.+]] = arith.extui %[[SHI]] : i32 to i64
+// CHECK: %[[HIS:.+]] = arith.shli %[[HI64]], %c32_i64 : i64
+// CHECK: %[[LO64:.+]] = arith.extui %[[SLO]] : i32 to i64
+// CHECK: %[[OTHER:.+]] = arith.ori %[[LO64]], %[[HIS]] : i64
+// CHECK: arith.cmpi slt, %[[OTHER]], %[[TAIL]]#1 : i64
+// CHECK-COUNT-12: gpu.shuffle
+// CHECK-NOT: gpu.shuffle
+// CHECK: memref.store %{{.+}}, %[[VS]]
+// CHECK: memref.store %{{.+}}, %[[IS]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK-NOT: memref.load %{{.+}} : memref<?xi64>
+// CHECK: memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xf32>
+// CHECK: memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xi64>
+// CHECK: memref.copy
+func.func @argmax(%x: memref<?x2004xbf16>, %idx: memref<?xi64>) {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?x2004xbf16>
+  %nan = arith.constant 0x7FC00000 : f32
+  %zero = arith.constant 0 : i64
+  %v = memref.alloc(%n) : memref<?xf32>
+  %i = memref.alloc(%n) : memref<?xi64>
+  linalg.fill ins(%nan : f32) outs(%v : memref<?xf32>)
+  linalg.fill ins(%zero : i64) outs(%i : memref<?xi64>)
+  linalg.generic {indexing_maps = [#in, #out, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x2004xbf16>) outs(%v, %i : memref<?xf32>, memref<?xi64>) {
+  ^bb0(%in: bf16, %cv: f32, %ci: i64):
+    %l = linalg.index 1 : index
+    %li = arith.index_cast %l : index to i64
+    %e = arith.extf %in : bf16 to f32
+    %curnan = arith.cmpf uno, %cv, %cv : f32
+    %ord = arith.cmpf ord, %e, %e : f32
+    %repl = arith.andi %curnan, %ord : i1
+    %gt = arith.cmpf ogt, %e, %cv : f32
+    %eq = arith.cmpf oeq, %e, %cv : f32
+    %lt = arith.cmpi slt, %li, %ci : i64
+    %tie = arith.andi %eq, %lt : i1
+    %o1 = arith.ori %repl, %gt : i1
+    %better = arith.ori %o1, %tie : i1
+    %sv = arith.select %better, %e, %cv : f32
+    %si = arith.select %better, %li, %ci : i64
+    linalg.yield %sv, %si : f32, i64
+  }
+  memref.copy %i, %idx : memref<?xi64> to memref<?xi64>
+  return
+}
+
+// -----
+
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+
+// The second stage, over a dynamic number of partial winners: a warp per
+// output, inits loaded (no fill) as every lane's start, candidates read
+// from two inputs.
+// CHECK-LABEL: func.func @argmax_partials
+// CHECK-SAME: (%[[PV:.+]]: memref<?x?xf32>, %[[PI:.+]]: memref<?x?xi64>, %[[V:.+]]: memref<?xf32>, %[[I:.+]]: memref<?xi64>)
+// CHECK: gpu.launch
+// CHECK-NOT: workgroup
+// CHECK: %[[V0:.+]] = memref.load %[[V]][%[[ROW:.+]]] : memref<?xf32>
+// CHECK: %[[I0:.+]] = memref.load %[[I]][%[[ROW]]] : memref<?xi64>
+// CHECK: scf.for {{.*}} iter_args(%{{.+}} = %[[V0]], %{{.+}} = %[[I0]]) -> (f32, i64)
+// CHECK-COUNT-4: memref.load %[[PI]]
+// CHECK: scf.for {{.*}} step %c32
+// CHECK-COUNT-15: gpu.shuffle
+// CHECK-NOT: gpu.shuffle
+// CHECK: memref.store %{{.+}}, %[[V]][%[[ROW]]]
+// CHECK: memref.store %{{.+}}, %[[I]][%[[ROW]]]
+func.func @argmax_partials(%pv: memref<?x?xf32>, %pi: memref<?x?xi64>,
+                           %v: memref<?xf32>, %i: memref<?xi64>) {
+  linalg.generic {indexing_maps = [#in, #in, #out, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%pv, %pi : memref<?x?xf32>, memref<?x?xi64>)
+      outs(%v, %i : memref<?xf32>, memref<?xi64>) {
+  ^bb0(%e: f32, %li: i64, %cv: f32, %ci: i64):
+    %gt = arith.cmpf ogt, %e, %cv : f32
+    %eq = arith.cmpf oeq, %e, %cv : f32
+    %lt = arith.cmpi slt, %li, %ci : i64
+    %tie = arith.andi %eq, %lt : i1
+    %better = arith.ori %gt, %tie : i1
+    %sv = arith.select %better, %e, %cv : f32
+    %si = arith.select %better, %li, %ci : i64
+    linalg.yield %sv, %si : f32, i64
+  }
+  return
+}
+
+// -----
+
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+
+// Not select reductions, left to the generic path: a condition that reads
+// an input element other than through the candidates (partial results
+// could not be compared), and an output that feeds a candidate.
+// CHECK-LABEL: func.func @select_negative
+// CHECK-NOT: gpu.launch
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+func.func @select_negative(%x: memref<?x64xf32>, %w: memref<?x64xf32>,
+                           %v: memref<?xf32>, %i: memref<?xi64>) {
+  linalg.generic {indexing_maps = [#in, #in, #out, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<?x64xf32>)
+      outs(%v, %i : memref<?xf32>, memref<?xi64>) {
+  ^bb0(%e: f32, %weight: f32, %cv: f32, %ci: i64):
+    %l = linalg.index 1 : index
+    %li = arith.index_cast %l : index to i64
+    %scaled = arith.mulf %weight, %cv : f32
+    %better = arith.cmpf ogt, %e, %scaled : f32
+    %sv = arith.select %better, %e, %cv : f32
+    %si = arith.select %better, %li, %ci : i64
+    linalg.yield %sv, %si : f32, i64
+  }
+  linalg.generic {indexing_maps = [#in, #out, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>)
+      outs(%v, %i : memref<?xf32>, memref<?xi64>) {
+  ^bb0(%e: f32, %cv: f32, %ci: i64):
+    %l = linalg.index 1 : index
+    %li = arith.index_cast %l : index to i64
+    %sum = arith.addf %e, %cv : f32
+    %better = arith.cmpf ogt, %e, %cv : f32
+    %sv = arith.select %better, %sum, %cv : f32
+    %si = arith.select %better, %li, %ci : i64
+    linalg.yield %sv, %si : f32, i64
+  }
+  return
 }
