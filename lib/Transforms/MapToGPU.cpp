@@ -222,6 +222,94 @@ void distributeOverBlock(scf::ParallelOp loop, Value tid, int64_t threads) {
 
 constexpr int64_t kThreadsForSequential = 256;
 
+/// The buffer `v` is a view of: `v` through subview, cast and reshape ops.
+Value viewRoot(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
+      v = view.getViewSource();
+    else
+      break;
+  }
+  return v;
+}
+
+/// True if `written` is, through views, a slice of a buffer defined outside
+/// `loop` that a subview in the loop takes at offset `iv` with size 1 in
+/// some dimension: distinct iterations then write distinct elements.
+bool isSliceOfIteration(Value written, scf::ForOp loop) {
+  Value iv = loop.getInductionVar();
+  for (Value v = written; Operation *def = v.getDefiningOp();) {
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      return false;
+    if (auto subview = dyn_cast<memref::SubViewOp>(def)) {
+      // A source with an identity layout has positive strides, so its
+      // slices at different offsets do not overlap.
+      auto source = cast<MemRefType>(subview.getSource().getType());
+      bool outside = !loop->isAncestor(
+          subview.getSource().getParentBlock()->getParentOp());
+      if (source.getLayout().isIdentity() && outside)
+        for (auto [offset, size] : llvm::zip(subview.getMixedOffsets(),
+                                             subview.getMixedSizes()))
+          if (dyn_cast<Value>(offset) == iv && isConstantIntValue(size, 1))
+            return true;
+    }
+    v = view.getViewSource();
+  }
+  return false;
+}
+
+/// True if the iterations of `loop` are independent: every buffer it
+/// writes is a slice of its iteration (isSliceOfIteration), and it reads
+/// no other part of a buffer it writes. Entry-point buffers and
+/// allocations do not alias one another (the runtime allocates each).
+/// The KV-cache append is such a loop: for each sequence, copy its keys
+/// into its own row of the cache.
+bool hasIndependentIterations(scf::ForOp loop) {
+  if (loop.getNumResults() != 0)
+    return false;
+  llvm::SmallPtrSet<Value, 4> writtenRoots;
+  SmallVector<std::pair<Value, bool>> accesses; // (buffer, is a write)
+  bool ok = true;
+  loop.getBody()->walk([&](Operation *op) {
+    auto note = [&](Value buffer, bool write) {
+      if (isa<MemRefType>(buffer.getType()))
+        accesses.push_back({buffer, write});
+    };
+    if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
+      for (Value in : linalgOp.getDpsInputs())
+        note(in, false);
+      for (Value out : linalgOp.getDpsInits())
+        note(out, true);
+    } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+      note(copy.getSource(), false);
+      note(copy.getTarget(), true);
+    } else if (auto load = dyn_cast<memref::LoadOp>(op)) {
+      note(load.getMemref(), false);
+    } else if (auto store = dyn_cast<memref::StoreOp>(op)) {
+      note(store.getMemref(), true);
+    } else if (!isPure(op) && !isHostOp(op) &&
+               !isa<scf::ForOp, scf::ParallelOp, scf::YieldOp,
+                    scf::ReduceOp>(op)) {
+      ok = false; // an effect this analysis does not understand
+    }
+  });
+  if (!ok)
+    return false;
+  for (auto [buffer, write] : accesses)
+    if (write) {
+      if (!isSliceOfIteration(buffer, loop))
+        return false;
+      writtenRoots.insert(viewRoot(buffer));
+    }
+  // Reads of a written buffer must stay in the iteration's slice too.
+  for (auto [buffer, write] : accesses)
+    if (!write && writtenRoots.contains(viewRoot(buffer)) &&
+        !isSliceOfIteration(buffer, loop))
+      return false;
+  return true;
+}
+
 /// Wraps `op` in a gpu.launch. When its sequential part only reads memory
 /// (the per-sequence KV-cache append: for each sequence, load its position,
 /// copy its keys into the cache there), one block runs it: every thread
@@ -232,6 +320,45 @@ void launchSequential(Operation *op) {
   OpBuilder b(op);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   bool distribute = writesOnlyInParallelLoops(op);
+  auto loop = dyn_cast<scf::ForOp>(op);
+  if (distribute && loop && hasIndependentIterations(loop)) {
+    // A block per iteration, its parallel loops spread over the block.
+    Value trips = arith::MaxSIOp::create(
+        b, loc,
+        arith::CeilDivSIOp::create(
+            b, loc,
+            arith::SubIOp::create(b, loc, loop.getUpperBound(),
+                                  loop.getLowerBound()),
+            loop.getStep()),
+        arith::ConstantIndexOp::create(b, loc, 0));
+    Value threads =
+        arith::ConstantIndexOp::create(b, loc, kThreadsForSequential);
+    auto launch =
+        gpu::LaunchOp::create(b, loc, trips, one, one, threads, one, one);
+    OpBuilder lb = OpBuilder::atBlockBegin(&launch.getBody().front());
+    IRMapping map;
+    map.map(loop.getInductionVar(),
+            arith::AddIOp::create(
+                lb, loc, loop.getLowerBound(),
+                arith::MulIOp::create(lb, loc, launch.getBlockIds().x,
+                                      loop.getStep())));
+    for (Operation &inner : loop.getBody()->without_terminator())
+      lb.clone(inner, map);
+    gpu::TerminatorOp::create(lb, loc);
+    SmallVector<scf::ParallelOp> outermost;
+    launch.getBody().walk<WalkOrder::PreOrder>([&](scf::ParallelOp p) {
+      outermost.push_back(p);
+      return WalkResult::skip();
+    });
+    for (scf::ParallelOp p : outermost) {
+      for (Operation &inner : p.getBody()->without_terminator())
+        serializeParallelLoops(&inner);
+      distributeOverBlock(p, launch.getThreadIds().x, kThreadsForSequential);
+    }
+    serializeParallelLoops(launch);
+    op->erase();
+    return;
+  }
   Value threads = distribute ? arith::ConstantIndexOp::create(
                                    b, loc, kThreadsForSequential)
                              : one;

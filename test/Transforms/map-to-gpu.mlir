@@ -107,6 +107,69 @@ func.func @cache_append(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
 
 // -----
 
+// The cache append as the pipeline produces it: each sequence copies into a
+// subview of the cache at offset (sequence, 0, position, 0) with size 1 in
+// the sequence dimension, so the iterations write disjoint rows and are
+// independent: a block per sequence, the copy spread over its threads.
+// CHECK-LABEL: func.func @cache_append_slices
+// CHECK: %[[N:.+]] = memref.dim
+// CHECK: %[[TRIPS:.+]] = arith.maxsi
+// CHECK: gpu.launch blocks(%[[BX:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %[[TRIPS]], {{.*}}) threads(%[[TID:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %c256{{.*}},
+// CHECK-NOT: scf.for %{{.+}} = %c0{{.*}} to %[[N]]
+// CHECK: %[[SEQ:.+]] = arith.addi %c0{{.*}}, %{{.+}}
+// CHECK: memref.load %{{.+}}[%[[SEQ]]] : memref<?xi64>
+// CHECK: memref.subview %{{.+}}[%[[SEQ]], 0, %{{.+}}, 0] [1, 8, 1, 64]
+// CHECK: scf.for %{{.+}} = %[[TID]] to %{{.+}} step %c256
+// CHECK: memref.store
+// CHECK: gpu.barrier
+// CHECK: gpu.terminator
+// The same with a subview two sequences wide: iterations overlap, so one
+// block walks the sequences in order.
+// CHECK-LABEL: func.func @cache_append_overlap
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[ONE:[a-z0-9_]+]], {{.*}} = %[[ONE]], {{.*}} = %[[ONE]]) threads
+// CHECK: scf.for
+func.func @cache_append_slices(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
+                               %cache: memref<?x8x?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %new, %c0 : memref<?x8x64xf32>
+  scf.for %b = %c0 to %n step %c1 {
+    %p = memref.load %pos[%b] : memref<?xi64>
+    %pi = arith.index_cast %p : i64 to index
+    %src = memref.subview %new[%b, 0, 0] [1, 8, 64] [1, 1, 1] : memref<?x8x64xf32> to memref<1x8x64xf32, strided<[512, 64, 1], offset: ?>>
+    %dst = memref.subview %cache[%b, 0, %pi, 0] [1, 8, 1, 64] [1, 1, 1, 1] : memref<?x8x?x64xf32> to memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+    scf.parallel (%h, %d) = (%c0, %c0) to (%c8, %c64) step (%c1, %c1) {
+      %x = memref.load %src[%c0, %h, %d] : memref<1x8x64xf32, strided<[512, 64, 1], offset: ?>>
+      memref.store %x, %dst[%c0, %h, %c0, %d] : memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+      scf.reduce
+    }
+  }
+  return
+}
+func.func @cache_append_overlap(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
+                                %cache: memref<?x8x?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %new, %c0 : memref<?x8x64xf32>
+  scf.for %b = %c0 to %n step %c1 {
+    %p = memref.load %pos[%b] : memref<?xi64>
+    %pi = arith.index_cast %p : i64 to index
+    %dst = memref.subview %cache[%b, 0, %pi, 0] [2, 8, 1, 64] [1, 1, 1, 1] : memref<?x8x?x64xf32> to memref<2x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+    scf.parallel (%h, %d) = (%c0, %c0) to (%c8, %c64) step (%c1, %c1) {
+      %x = memref.load %new[%b, %h, %d] : memref<?x8x64xf32>
+      memref.store %x, %dst[%c0, %h, %c0, %d] : memref<2x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+      scf.reduce
+    }
+  }
+  return
+}
+
+// -----
+
 // A value read from device memory that sizes a host allocation cannot be
 // compiled for the GPU.
 func.func @data_dependent_shape(%len: memref<i64>) -> memref<?xf32> {
