@@ -388,6 +388,50 @@ SmallVector<Value> combine(OpBuilder &b, Location loc, const RowReduction &r,
   return results;
 }
 
+/// The body of `r` at loop indices `ivs`: its inputs loaded, its ops up to
+/// the fold cloned; returns the values it folds (the combiner's operand, or
+/// a select reduction's candidates).
+SmallVector<Value> evaluateCandidates(OpBuilder &lb, Location loc,
+                                      const RowReduction &r, ValueRange ivs) {
+  linalg::GenericOp op = r.op;
+  Block *body = op.getBlock();
+  IRMapping map;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    BlockArgument arg = op.getMatchingBlockArgument(input);
+    if (arg.use_empty())
+      continue;
+    if (!isa<MemRefType>(input->get().getType())) {
+      map.map(arg, input->get());
+      continue;
+    }
+    map.map(arg, memref::LoadOp::create(
+                     lb, loc, input->get(),
+                     evaluateMap(lb, loc, op.getMatchingIndexingMap(input),
+                                 ivs)));
+  }
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  for (Operation &bodyOp : body->without_terminator()) {
+    if (&bodyOp == r.combiner || llvm::is_contained(r.conditionOps, &bodyOp))
+      continue;
+    if (llvm::is_contained(yield.getValues(), bodyOp.getResult(0)))
+      continue; // the selects
+    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
+      map.map(index.getResult(), ivs[index.getDim()]);
+      continue;
+    }
+    lb.clone(bodyOp, map);
+  }
+  SmallVector<Value> candidates;
+  if (r.kind == RowReduction::Kind::Select) {
+    for (Value c : r.candidates)
+      candidates.push_back(map.lookupOrDefault(c));
+  } else {
+    candidates.push_back(
+        map.lookupOrDefault(r.combiner->getOperand(1 - r.outOperand)));
+  }
+  return candidates;
+}
+
 /// `gpu.shuffle xor` of any scalar: 32-bit values directly, narrower ones
 /// widened, 64-bit ones as two 32-bit halves.
 Value shuffleXor(OpBuilder &b, Location loc, Value v, int32_t offset) {
@@ -547,45 +591,9 @@ void buildKernel(const RowReduction &r) {
     return values;
   };
 
-  // The candidates of the body at reduction index `iv`.
-  Block *body = op.getBlock();
   auto candidatesAt = [&](OpBuilder &lb, Value iv) {
     ivs[numParallel] = iv;
-    IRMapping map;
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      BlockArgument arg = op.getMatchingBlockArgument(input);
-      if (arg.use_empty())
-        continue;
-      if (!isa<MemRefType>(input->get().getType())) {
-        map.map(arg, input->get());
-        continue;
-      }
-      map.map(arg, memref::LoadOp::create(
-                       lb, loc, input->get(),
-                       evaluateMap(lb, loc, op.getMatchingIndexingMap(input),
-                                   ivs)));
-    }
-    auto yield = cast<linalg::YieldOp>(body->getTerminator());
-    for (Operation &bodyOp : body->without_terminator()) {
-      if (&bodyOp == r.combiner || llvm::is_contained(r.conditionOps, &bodyOp))
-        continue;
-      if (llvm::is_contained(yield.getValues(), bodyOp.getResult(0)))
-        continue; // the selects
-      if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
-        map.map(index.getResult(), ivs[index.getDim()]);
-        continue;
-      }
-      lb.clone(bodyOp, map);
-    }
-    SmallVector<Value> candidates;
-    if (isSelect) {
-      for (Value c : r.candidates)
-        candidates.push_back(map.lookupOrDefault(c));
-    } else {
-      candidates.push_back(
-          map.lookupOrDefault(r.combiner->getOperand(1 - r.outOperand)));
-    }
-    return candidates;
+    return evaluateCandidates(lb, loc, r, ivs);
   };
 
   // Accumulators: the combiner's identity, or (select reductions, which
@@ -673,6 +681,174 @@ void buildKernel(const RowReduction &r) {
   (void)numInits;
 }
 
+/// True if `r` reads its inputs along the last parallel dimension rather
+/// than along the reduction: attention's P x V, out[.., d] = sum_k p[.., k]
+/// * v[.., k, d], whose values are contiguous in d. A warp per output would
+/// have its lanes read rows apart (one 32-byte sector per lane); a column
+/// kernel gives consecutive outputs of that dimension to the lanes
+/// instead. Every input that varies with that dimension must have it as
+/// its last index, and some input must vary with both.
+bool prefersColumns(const RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  unsigned numParallel = op.getNumLoops() - 1;
+  if (r.kind != RowReduction::Kind::Combiner || numParallel == 0)
+    return false;
+  unsigned col = numParallel - 1, red = numParallel;
+  auto lastIsCol = [&](AffineMap map) {
+    if (map.getNumResults() == 0)
+      return false;
+    auto d = dyn_cast<AffineDimExpr>(map.getResults().back());
+    return d && d.getPosition() == col;
+  };
+  if (!lastIsCol(op.getMatchingIndexingMap(op.getDpsInitOperand(0))))
+    return false;
+  bool streams = false;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    if (!isa<MemRefType>(input->get().getType()))
+      continue;
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isFunctionOfDim(col))
+      continue;
+    if (!lastIsCol(map))
+      return false;
+    streams |= map.isFunctionOfDim(red);
+  }
+  return streams;
+}
+
+/// The column kernel for `r` (prefersColumns): a block per 32 consecutive
+/// outputs along the last parallel dimension, lane l owning output l; the 8
+/// warps split the reduction (warp w folds r = w, w + 8, ...), and warp 0
+/// folds their 8 partial results from shared memory and stores.
+void buildColumnKernel(const RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  OpBuilder b(op);
+  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  unsigned numParallel = op.getNumLoops() - 1;
+  unsigned col = numParallel - 1;
+
+  SmallVector<Range, 4> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  SmallVector<Value> extents;
+  for (Range &range : ranges)
+    extents.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
+  Value rows = cIndex(b, 1);
+  for (unsigned d = 0; d < col; ++d)
+    rows = arith::MulIOp::create(b, loc, rows, extents[d]);
+  Value warpSize = cIndex(b, kWarpSize);
+  Value colBlocks = arith::CeilDivSIOp::create(b, loc, extents[col], warpSize);
+  Value blocks = arith::MulIOp::create(b, loc, rows, colBlocks);
+  Value one = cIndex(b, 1);
+  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one,
+                                      cIndex(b, kBlockThreads), one, one);
+  launch.setFunctionAttr(FlatSymbolRefAttr::get(ctx, "reduce_columns"));
+  Type accType = r.combiner->getResult(0).getType();
+  Value partials = launch.addWorkgroupAttribution(
+      MemRefType::get(
+          {kWarpsPerBlock, kWarpSize}, accType, AffineMap(),
+          gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup)),
+      loc);
+
+  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Value tid = launch.getThreadIds().x;
+  Value warp = arith::DivUIOp::create(kb, loc, tid, warpSize);
+  Value lane = arith::RemUIOp::create(kb, loc, tid, warpSize);
+  Value bid = launch.getBlockIds().x;
+  SmallVector<Value> ivs(numParallel + 1);
+  Value rest = arith::DivUIOp::create(kb, loc, bid, colBlocks);
+  for (int d = static_cast<int>(col) - 1; d >= 0; --d) {
+    if (d == 0) {
+      ivs[d] = rest;
+      break;
+    }
+    ivs[d] = arith::RemUIOp::create(kb, loc, rest, extents[d]);
+    rest = arith::DivUIOp::create(kb, loc, rest, extents[d]);
+  }
+  ivs[col] = arith::AddIOp::create(
+      kb, loc,
+      arith::MulIOp::create(kb, loc,
+                            arith::RemUIOp::create(kb, loc, bid, colBlocks),
+                            warpSize),
+      lane);
+  Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
+                                        ivs[col], extents[col]);
+  Value reductionExtent = extents[numParallel];
+  auto candidateAt = [&](OpBuilder &lb, Value iv) {
+    ivs[numParallel] = iv;
+    return evaluateCandidates(lb, loc, r, ivs);
+  };
+
+  // This warp's share of the reduction, in groups of kUnroll.
+  auto compute =
+      scf::IfOp::create(kb, loc, TypeRange{accType}, inRange, /*withElse=*/true);
+  {
+    OpBuilder ib = OpBuilder::atBlockBegin(compute.thenBlock());
+    Value warps = cIndex(ib, kWarpsPerBlock);
+    Value span = cIndex(ib, kWarpsPerBlock * kUnroll);
+    Value fullEnd = arith::MulIOp::create(
+        ib, loc, arith::DivUIOp::create(ib, loc, reductionExtent, span), span);
+    auto mainLoop = scf::ForOp::create(
+        ib, loc, cIndex(ib, 0), fullEnd, span,
+        ValueRange{createIdentity(ib, loc, r.combiner)},
+        [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
+          Value first = arith::AddIOp::create(lb, loc, base, warp);
+          SmallVector<SmallVector<Value>, kUnroll> group;
+          for (int64_t u = 0; u < kUnroll; ++u)
+            group.push_back(candidateAt(
+                lb, u == 0 ? first
+                           : arith::AddIOp::create(
+                                 lb, loc, first,
+                                 cIndex(lb, u * kWarpsPerBlock))
+                                 .getResult()));
+          SmallVector<Value> folded(accs);
+          for (SmallVector<Value> &candidates : group)
+            folded = combine(lb, loc, r, folded, candidates);
+          scf::YieldOp::create(lb, loc, folded);
+        });
+    auto tailLoop = scf::ForOp::create(
+        ib, loc, arith::AddIOp::create(ib, loc, fullEnd, warp),
+        reductionExtent, warps, mainLoop.getResults(),
+        [&](OpBuilder &lb, Location, Value iv, ValueRange accs) {
+          scf::YieldOp::create(lb, loc,
+                               combine(lb, loc, r, accs, candidateAt(lb, iv)));
+        });
+    scf::YieldOp::create(ib, loc, tailLoop.getResults());
+    OpBuilder eb = OpBuilder::atBlockBegin(compute.elseBlock());
+    scf::YieldOp::create(eb, loc,
+                         ValueRange{createIdentity(eb, loc, r.combiner)});
+  }
+  memref::StoreOp::create(kb, loc, compute.getResult(0), partials,
+                          ValueRange{warp, lane});
+  gpu::BarrierOp::create(kb, loc);
+  Value isWarp0 = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::eq,
+                                        warp, cIndex(kb, 0));
+  auto store = scf::IfOp::create(
+      kb, loc, arith::AndIOp::create(kb, loc, isWarp0, inRange),
+      /*withElse=*/false);
+  gpu::TerminatorOp::create(kb, loc);
+  OpBuilder sb = store.getThenBodyBuilder();
+  SmallVector<Value> result = {memref::LoadOp::create(
+      sb, loc, partials, ValueRange{cIndex(sb, 0), lane})};
+  for (int64_t w = 1; w < kWarpsPerBlock; ++w)
+    result = combine(sb, loc, r, result,
+                     ValueRange{memref::LoadOp::create(
+                         sb, loc, partials, ValueRange{cIndex(sb, w), lane})});
+  ivs[numParallel] = cIndex(sb, 0);
+  Value init = op.getDpsInits()[0];
+  SmallVector<Value> outIndices = evaluateMap(
+      sb, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
+  Value initial =
+      !r.fillValues.empty()
+          ? r.fillValues[0]
+          : memref::LoadOp::create(sb, loc, init, outIndices).getResult();
+  result = combine(sb, loc, r, ValueRange{initial}, result);
+  memref::StoreOp::create(sb, loc, result[0], init, outIndices);
+}
+
 struct ReductionsToGPUPass
     : public ds::impl::DSReductionsToGPUBase<ReductionsToGPUPass> {
   void runOnOperation() override {
@@ -689,7 +865,10 @@ struct ReductionsToGPUPass
             matches.push_back(*r);
     for (RowReduction &r : matches) {
       findFills(r);
-      buildKernel(r);
+      if (prefersColumns(r))
+        buildColumnKernel(r);
+      else
+        buildKernel(r);
       r.op.erase();
       // The kernel writes every output element: the fill is dead.
       for (Operation *dead : r.deadInit)

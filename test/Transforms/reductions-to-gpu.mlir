@@ -529,3 +529,62 @@ func.func @select_negative(%x: memref<?x64xf32>, %w: memref<?x64xf32>,
   }
   return
 }
+
+// -----
+
+#p = affine_map<(b, h, g, q, d, k) -> (b, h, g, q, k)>
+#v = affine_map<(b, h, g, q, d, k) -> (b, h, k, d)>
+#o = affine_map<(b, h, g, q, d, k) -> (b, h, g, q, d)>
+
+// Attention's P x V: the values are contiguous in the output's last
+// dimension d, not along the keys. A column kernel: a block per 32
+// consecutive d (grid = rows x ceil(64 / 32)), lane = d, the 8 warps split
+// the keys (warp w takes k = w, w + 8, ...; 4 a step), their partial sums
+// meet in shared memory and warp 0 adds the init and stores.
+// CHECK-LABEL: func.func @pv
+// CHECK-SAME: (%[[P:.+]]: memref<?x8x4x1x?xf32>, %[[V:.+]]: memref<?x8x?x64xbf16, strided<[?, ?, 64, 1]>>, %[[OUT:.+]]: memref<?x8x4x1x64xf32>)
+// CHECK: %[[B:.+]] = memref.dim %[[P]], %c0
+// CHECK: %[[K:.+]] = memref.dim %[[P]], %c4
+// CHECK: %[[CBS:.+]] = arith.ceildivsi %c64, %c32
+// CHECK: %[[BLOCKS:.+]] = arith.muli %{{.+}}, %[[CBS]]
+// CHECK: gpu.launch blocks(%[[BX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[BLOCKS]], {{.*}}) threads(%[[TX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %c256, {{.*}}) function(@reduce_columns) workgroup(%[[PART:.+]] : memref<8x32xf32, #gpu.address_space<workgroup>>)
+// CHECK: %[[WARP:.+]] = arith.divui %[[TX]], %c32
+// CHECK: %[[LANE:.+]] = arith.remui %[[TX]], %c32
+// CHECK: %[[CB:.+]] = arith.remui %[[BX]], %[[CBS]]
+// CHECK: %[[C0:.+]] = arith.muli %[[CB]], %c32
+// CHECK: %[[D:.+]] = arith.addi %[[C0]], %[[LANE]]
+// CHECK: %[[IN:.+]] = arith.cmpi ult, %[[D]], %c64
+// CHECK: %[[ACC:.+]] = scf.if %[[IN]] -> (f32) {
+// CHECK: scf.for %[[BASE:.+]] = %c0 to %{{.+}} step %{{.+}} iter_args
+// CHECK: %[[K0:.+]] = arith.addi %[[BASE]], %[[WARP]]
+// CHECK: memref.load %[[P]][%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[K0]]]
+// CHECK: memref.load %[[V]][%{{.+}}, %{{.+}}, %[[K0]], %[[D]]]
+// CHECK: arith.addi %[[K0]], %c8
+// CHECK: scf.for %{{.+}} = %{{.+}} to %[[K]] step %c8
+// CHECK: } else {
+// CHECK: scf.yield %cst
+// CHECK: memref.store %[[ACC]], %[[PART]][%[[WARP]], %[[LANE]]]
+// CHECK: gpu.barrier
+// CHECK: %[[W0:.+]] = arith.cmpi eq, %[[WARP]], %c0
+// CHECK: %[[WRITE:.+]] = arith.andi %[[W0]], %[[IN]]
+// CHECK: scf.if %[[WRITE]] {
+// CHECK-COUNT-8: memref.load %[[PART]]
+// CHECK: memref.load %[[OUT]]
+// CHECK: memref.store %{{.+}}, %[[OUT]][%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[D]]]
+func.func @pv(%p: memref<?x8x4x1x?xf32>,
+              %v: memref<?x8x?x64xbf16, strided<[?, ?, 64, 1]>>,
+              %out: memref<?x8x4x1x64xf32>) {
+  linalg.generic {indexing_maps = [#p, #v, #o],
+                  iterator_types = ["parallel", "parallel", "parallel",
+                                    "parallel", "parallel", "reduction"]}
+      ins(%p, %v : memref<?x8x4x1x?xf32>,
+                   memref<?x8x?x64xbf16, strided<[?, ?, 64, 1]>>)
+      outs(%out : memref<?x8x4x1x64xf32>) {
+  ^bb0(%pi: f32, %vi: bf16, %o: f32):
+    %e = arith.extf %vi : bf16 to f32
+    %m = arith.mulf %pi, %e : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
