@@ -66,7 +66,7 @@ constexpr int64_t kBlockThreads = kWarpSize * kWarpsPerBlock;
 constexpr int64_t kUnroll = 4;
 /// A static reduction at least this long gets a whole block per output
 /// (8 warps, combined through shared memory) instead of a warp.
-constexpr int64_t kBlockReductionMin = 1024;
+constexpr int64_t kBlockReductionMin = 256;
 
 /// A matched row reduction.
 struct RowReduction {
@@ -96,6 +96,11 @@ struct RowReduction {
   /// The fills (and copies of filled buffers) that produced them: dead
   /// once the kernel writes every output element.
   SmallVector<Operation *> deadInit;
+  /// A row epilogue (findEpilogue): the elementwise op right after the
+  /// reduction that reads its result broadcast over the reduced row, run
+  /// in the same kernel over the row; the result itself is then never
+  /// stored.
+  linalg::GenericOp epilogue;
 };
 
 /// The last op before `user` in its block that has `buffer` as an operand.
@@ -469,6 +474,153 @@ Value shuffleXor(OpBuilder &b, Location loc, Value v, int32_t offset) {
              : result;
 }
 
+/// The elementwise op that can run in `r`'s kernel after the reduction, or
+/// null: the next op that touches memory, an all-parallel generic over the
+/// reduction's iteration space (checked through an input both read with
+/// the same permutation map, such as the row an RMSNorm normalizes) that
+/// reads the reduction's result with the reduction's output map, writes
+/// every element of its outputs once per iteration (permutation maps), and
+/// is the result's only reader. Each row's epilogue then reads only its
+/// row's result and writes only its row, so the warp (or block) that
+/// reduced the row can run it: RMSNorm's normalisation, softmax's
+/// exponentials, one launch fewer each.
+linalg::GenericOp findEpilogue(const RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  if (r.kind != RowReduction::Kind::Combiner)
+    return {};
+  Operation *next = op->getNextNode();
+  while (next && isa<memref::AllocOp, memref::DimOp, memref::SubViewOp,
+                     memref::ExpandShapeOp, memref::CollapseShapeOp,
+                     memref::CastOp, arith::ConstantOp>(next))
+    next = next->getNextNode();
+  auto epilogue = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!epilogue || !epilogue.hasPureBufferSemantics() ||
+      epilogue.getNumLoops() != op.getNumLoops() ||
+      epilogue.getNumReductionLoops() != 0 ||
+      epilogue.getStaticLoopRanges() != op.getStaticLoopRanges())
+    return {};
+  for (Operation &bodyOp : epilogue.getBlock()->without_terminator())
+    if (bodyOp.getNumRegions() != 0 ||
+        (!isa<linalg::IndexOp>(bodyOp) && !isPure(&bodyOp)))
+      return {};
+  Value result = op.getDpsInits()[0];
+  AffineMap resultMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  bool readsResult = false, sharesRow = false;
+  for (OpOperand *input : epilogue.getDpsInputOperands()) {
+    AffineMap map = epilogue.getMatchingIndexingMap(input);
+    if (input->get() == result) {
+      if (map != resultMap)
+        return {};
+      readsResult = true;
+      continue;
+    }
+    if (map.isPermutation())
+      for (OpOperand *mine : op.getDpsInputOperands())
+        sharesRow |= mine->get() == input->get() &&
+                     op.getMatchingIndexingMap(mine) == map;
+  }
+  if (!readsResult || !sharesRow)
+    return {};
+  for (OpOperand &out : epilogue.getDpsInitsMutable())
+    if (out.get() == result ||
+        !epilogue.getMatchingIndexingMap(&out).isPermutation())
+      return {};
+  // Nothing else reads the result (its fill went with the reduction).
+  for (Operation *user : result.getUsers())
+    if (user != op && user != epilogue && !isa<memref::DeallocOp>(user) &&
+        !llvm::is_contained(r.deadInit, user))
+      return {};
+  return epilogue;
+}
+
+/// Runs `epilogue` over the row: r = thread, thread + stride, ... < extent,
+/// with `rowValue` for its reads of the reduction's result; kUnroll
+/// elements a step, all loaded and computed before any is stored, so the
+/// loads overlap (one block or warp covers the whole row).
+void buildEpilogue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
+                   Value result, Value rowValue, SmallVector<Value> ivs,
+                   Value thread, Value extent, Value stride) {
+  unsigned last = ivs.size() - 1;
+  Block *body = epilogue.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  // The epilogue's yielded values at row index `iv`.
+  auto compute = [&](OpBuilder &lb, Value iv) {
+    ivs[last] = iv;
+    IRMapping map;
+    for (OpOperand *input : epilogue.getDpsInputOperands()) {
+      BlockArgument arg = epilogue.getMatchingBlockArgument(input);
+      if (arg.use_empty())
+        continue;
+      if (input->get() == result)
+        map.map(arg, rowValue);
+      else if (!isa<MemRefType>(input->get().getType()))
+        map.map(arg, input->get());
+      else
+        map.map(arg, memref::LoadOp::create(
+                         lb, loc, input->get(),
+                         evaluateMap(lb, loc,
+                                     epilogue.getMatchingIndexingMap(input),
+                                     ivs)));
+    }
+    for (OpOperand &out : epilogue.getDpsInitsMutable()) {
+      BlockArgument arg = epilogue.getMatchingBlockArgument(&out);
+      if (!arg.use_empty())
+        map.map(arg, memref::LoadOp::create(
+                         lb, loc, out.get(),
+                         evaluateMap(lb, loc,
+                                     epilogue.getMatchingIndexingMap(&out),
+                                     ivs)));
+    }
+    for (Operation &bodyOp : body->without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
+        map.map(index.getResult(), ivs[index.getDim()]);
+        continue;
+      }
+      lb.clone(bodyOp, map);
+    }
+    SmallVector<Value> values;
+    for (Value v : yield.getValues())
+      values.push_back(map.lookupOrDefault(v));
+    return values;
+  };
+  auto storeAt = [&](OpBuilder &lb, Value iv, ValueRange values) {
+    ivs[last] = iv;
+    for (auto [value, out] : llvm::zip(values, epilogue.getDpsInitsMutable()))
+      memref::StoreOp::create(
+          lb, loc, value, out.get(),
+          evaluateMap(lb, loc, epilogue.getMatchingIndexingMap(&out), ivs));
+  };
+  Value span = arith::MulIOp::create(
+      b, loc, stride, arith::ConstantIndexOp::create(b, loc, kUnroll));
+  Value fullEnd = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, extent, span), span);
+  scf::ForOp::create(
+      b, loc, arith::ConstantIndexOp::create(b, loc, 0), fullEnd, span,
+      ValueRange{}, [&](OpBuilder &lb, Location, Value base, ValueRange) {
+        SmallVector<Value, kUnroll> rows;
+        SmallVector<SmallVector<Value>, kUnroll> values;
+        for (int64_t u = 0; u < kUnroll; ++u) {
+          rows.push_back(arith::AddIOp::create(
+              lb, loc, base,
+              arith::AddIOp::create(
+                  lb, loc, thread,
+                  arith::MulIOp::create(
+                      lb, loc, stride,
+                      arith::ConstantIndexOp::create(lb, loc, u)))));
+          values.push_back(compute(lb, rows.back()));
+        }
+        for (int64_t u = 0; u < kUnroll; ++u)
+          storeAt(lb, rows[u], values[u]);
+        scf::YieldOp::create(lb, loc);
+      });
+  scf::ForOp::create(b, loc, arith::AddIOp::create(b, loc, fullEnd, thread),
+                     extent, stride, ValueRange{},
+                     [&](OpBuilder &lb, Location, Value iv, ValueRange) {
+                       storeAt(lb, iv, compute(lb, iv));
+                       scf::YieldOp::create(lb, loc);
+                     });
+}
+
 /// Builds the kernel replacing `r.op` before it.
 void buildKernel(const RowReduction &r) {
   linalg::GenericOp op = r.op;
@@ -646,6 +798,29 @@ void buildKernel(const RowReduction &r) {
 
   Value isLane0 = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq,
                                         lane, cIndex(ib, 0));
+  if (r.epilogue) {
+    // Every thread of the group gets the row's value, then runs the
+    // epilogue over the row. The group's reads of the row are over (before
+    // the shuffles, or the barrier), so the epilogue may write over it.
+    Value rowValue;
+    if (perBlock) {
+      auto park = scf::IfOp::create(ib, loc, isLane0, /*withElse=*/false);
+      OpBuilder pb = park.getThenBodyBuilder();
+      memref::StoreOp::create(pb, loc, accs[0], partials[0], ValueRange{warp});
+      gpu::BarrierOp::create(ib, loc);
+      SmallVector<Value> folded = {memref::LoadOp::create(
+          ib, loc, partials[0], ValueRange{cIndex(ib, 0)})};
+      for (int64_t w = 1; w < kWarpsPerBlock; ++w)
+        folded = combine(ib, loc, r, folded,
+                         ValueRange{memref::LoadOp::create(
+                             ib, loc, partials[0], ValueRange{cIndex(ib, w)})});
+      accs = folded;
+    }
+    rowValue = combine(ib, loc, r, initialValues(ib), accs)[0];
+    buildEpilogue(ib, loc, r.epilogue, op.getDpsInits()[0], rowValue, ivs,
+                  thread, reductionExtent, stride);
+    return;
+  }
   Value isWriter = isLane0;
   if (perBlock) {
     // Lane 0 of each warp parks the warp's result; thread 0 folds them.
@@ -865,10 +1040,19 @@ struct ReductionsToGPUPass
             matches.push_back(*r);
     for (RowReduction &r : matches) {
       findFills(r);
-      if (prefersColumns(r))
+      if (prefersColumns(r)) {
         buildColumnKernel(r);
-      else
+      } else {
+        r.epilogue = findEpilogue(r);
+        // The host ops between the two (the epilogue's output allocation,
+        // views) go before the kernel, which uses them.
+        if (r.epilogue)
+          while (r.op->getNextNode() != r.epilogue)
+            r.op->getNextNode()->moveBefore(r.op);
         buildKernel(r);
+        if (r.epilogue)
+          r.epilogue.erase();
+      }
       r.op.erase();
       // The kernel writes every output element: the fill is dead.
       for (Operation *dead : r.deadInit)

@@ -3,7 +3,7 @@
 #row = affine_map<(d0, d1) -> (d0, d1)>
 #out = affine_map<(d0, d1) -> (d0)>
 
-// RMSNorm's sum of squares over [?, 2048]: at least 1024 elements, so a
+// RMSNorm's sum of squares over [?, 2048]: at least 256 elements, so a
 // block of 8 warps per row. Each thread folds four elements a step, all
 // four loaded first; each warp's butterfly result goes to shared memory and
 // thread 0 folds the 8 of them, then the init's value, and stores.
@@ -587,4 +587,173 @@ func.func @pv(%p: memref<?x8x4x1x?xf32>,
     linalg.yield %s : f32
   }
   return
+}
+
+// -----
+
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+#w = affine_map<(d0, d1) -> (d1)>
+
+// RMSNorm: the normalisation right after the sum of squares reads the sum
+// broadcast over the row and the same row: it runs in the reduction's
+// kernel. Each block folds its warps' sums (every thread reads the 8
+// slots), adds the fill's value, and its threads normalise the row; the
+// sum is never stored and the second generic is gone.
+// The output's allocation, between the two, moves before the kernel.
+// CHECK-LABEL: func.func @rmsnorm_epilogue
+// CHECK-SAME: (%[[X:.+]]: memref<?x2048xf32>, %[[W:.+]]: memref<2048xbf16>)
+// CHECK: %[[Y:.+]] = memref.alloc(%{{.+}}) : memref<?x2048xbf16>
+// CHECK: gpu.launch
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: memref.load %{{.+}} : memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[SUM:.+]] = arith.addf %cst{{.*}}, %{{.+}}
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %{{.+}} {
+// CHECK-COUNT-4: memref.store %{{.+}}, %[[Y]]
+// CHECK: }
+// CHECK: scf.for %[[R:.+]] = %{{.+}} to %c2048 step %c256 {
+// CHECK: memref.load %[[W]][%[[R]]]
+// CHECK: memref.load %[[X]][%{{.+}}, %[[R]]]
+// CHECK: arith.divf %[[SUM]]
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.+}}, %[[Y]][%{{.+}}, %[[R]]]
+// CHECK-NOT: memref.store
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+func.func @rmsnorm_epilogue(%x: memref<?x2048xf32>, %w: memref<2048xbf16>)
+    -> memref<?x2048xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x2048xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x2048xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %o, %sq : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%n) : memref<?x2048xbf16>
+  linalg.generic {indexing_maps = [#w, #row, #out, #row],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%w, %x, %sum : memref<2048xbf16>, memref<?x2048xf32>, memref<?xf32>)
+      outs(%y : memref<?x2048xbf16>) {
+  ^bb0(%wi: bf16, %xi: f32, %si: f32, %o: bf16):
+    %c = arith.constant 2.048000e+03 : f32
+    %m = arith.divf %si, %c : f32
+    %r = math.rsqrt %m : f32
+    %v = arith.mulf %xi, %r : f32
+    %t = arith.truncf %v : f32 to bf16
+    %p = arith.mulf %wi, %t : bf16
+    linalg.yield %p : bf16
+  }
+  memref.dealloc %sum : memref<?xf32>
+  return %y : memref<?x2048xbf16>
+}
+
+// -----
+
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+
+// Softmax's row maximum over a dynamic row, then exp(s - max) written over
+// the scores in place: a warp per row; after the butterfly every lane
+// combines the fill's value and writes its part of the row.
+// CHECK-LABEL: func.func @softmax_exp_epilogue
+// CHECK-SAME: (%[[S:.+]]: memref<?x?xf32>)
+// CHECK: %[[K:.+]] = memref.dim %[[S]], %c1
+// CHECK: gpu.launch
+// CHECK: %[[LANE:.+]] = arith.remui
+// CHECK-COUNT-5: gpu.shuffle
+// CHECK: %[[MAX:.+]] = arith.maximumf %cst{{.*}}, %{{.+}} : f32
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %{{.+}} {
+// CHECK-COUNT-4: math.exp
+// CHECK-COUNT-4: memref.store %{{.+}}, %[[S]]
+// CHECK: }
+// CHECK: scf.for %[[R:.+]] = %{{.+}} to %[[K]] step %c32 {
+// CHECK: %[[V:.+]] = memref.load %[[S]][%{{.+}}, %[[R]]]
+// CHECK: arith.subf %[[V]], %[[MAX]]
+// CHECK: math.exp
+// CHECK: memref.store %{{.+}}, %[[S]][%{{.+}}, %[[R]]]
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+func.func @softmax_exp_epilogue(%s: memref<?x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %n = memref.dim %s, %c0 : memref<?x?xf32>
+  %max = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%s : memref<?x?xf32>) outs(%max : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %m = arith.maximumf %o, %in : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#row, #out, #row],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%s, %max : memref<?x?xf32>, memref<?xf32>) outs(%s : memref<?x?xf32>) {
+  ^bb0(%si: f32, %mi: f32, %o: f32):
+    %d = arith.subf %si, %mi : f32
+    %e = math.exp %d : f32
+    linalg.yield %e : f32
+  }
+  memref.dealloc %max : memref<?xf32>
+  return
+}
+
+// -----
+
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+
+// No epilogue when the result has another reader (here the function's
+// result), or when the next op reads a row the reduction did not: both
+// generics after the reductions stay.
+// CHECK-LABEL: func.func @no_epilogue
+// CHECK: gpu.launch
+// CHECK: memref.store
+// CHECK: linalg.generic
+// CHECK: gpu.launch
+// CHECK: memref.store
+// CHECK: linalg.generic
+func.func @no_epilogue(%x: memref<?x256xf32>, %z: memref<?x256xf32>,
+                       %y: memref<?x256xf32>, %acc: memref<?xf32>)
+    -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x256xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x256xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %s = arith.addf %o, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #out, #row],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum : memref<?x256xf32>, memref<?xf32>) outs(%y : memref<?x256xf32>) {
+  ^bb0(%xi: f32, %si: f32, %o: f32):
+    %d = arith.divf %xi, %si : f32
+    linalg.yield %d : f32
+  }
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x256xf32>) outs(%acc : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %s = arith.addf %o, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #out, #row],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%z, %acc : memref<?x256xf32>, memref<?xf32>) outs(%y : memref<?x256xf32>) {
+  ^bb0(%zi: f32, %ai: f32, %o: f32):
+    %d = arith.divf %zi, %ai : f32
+    linalg.yield %d : f32
+  }
+  return %sum : memref<?xf32>
 }
