@@ -317,7 +317,7 @@ def DSGemvToGPU : Pass<"ds-gemv-to-gpu", "func::FuncOp"> {
 }
 
 def DSReductionsToGPU : Pass<"ds-reductions-to-gpu", "func::FuncOp"> {
-  let summary = "row reductions as warp-per-output kernels (CUDA path)";
+  let summary = "row reductions as warp/block-per-output kernels (CUDA path)";
   let description = [{
     Runs on host code after bufferization, before the generic path
     (`convert-linalg-to-parallel-loops`, `ds-map-to-gpu`), which would give
@@ -337,6 +337,28 @@ def DSReductionsToGPU : Pass<"ds-reductions-to-gpu", "func::FuncOp"> {
       starts at the combiner's identity (-0, -inf or +inf);
     - a butterfly of `gpu.shuffle xor` (16, 8, 4, 2, 1) combines the lanes;
       lane 0 combines the result with the init's value and stores it.
+
+    Refinements of that scheme:
+
+    - each lane evaluates 4 elements (r, r + 32, r + 64, r + 96), loads
+      first, before folding them, so the loads overlap;
+    - a static reduction of at least 256 elements gets a block of 8 warps
+      per output: the warps' results meet in shared memory;
+    - select reductions (several inits, e.g. an argmax's value and index;
+      each yields `select(%c, %candidate_i, %out_i)` with one condition
+      computed from the outputs and the candidates) are matched too: the
+      inits seed every lane (a select is idempotent) and 64-bit values
+      cross the butterfly as two 32-bit shuffles;
+    - when the next op touching memory is an all-parallel generic that
+      reads the result broadcast over the row the reduction read (an
+      RMSNorm's normalisation, softmax's exponentials) and nothing else
+      reads the result, the warp/block runs that op over its row and the
+      result is not stored;
+    - when every input that varies with the last parallel dimension has it
+      as its last index (attention's P x V: values contiguous in the
+      output's last dimension), a column kernel (`reduce_columns`): a block
+      per 32 outputs along that dimension, one per lane, the 8 warps
+      splitting the reduction, combined in shared memory.
 
     Reductions with a static extent below 32, and every op that does not
     match, are left to the generic path.
