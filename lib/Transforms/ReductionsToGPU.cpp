@@ -1,48 +1,45 @@
-//===- ReductionsToGPU.cpp - row reductions as warp-per-output kernels ----===//
+//===- ReductionsToGPU.cpp - row reductions as warp/block kernels ---------===//
 //
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //
 // On the generic CUDA path (docs/CUDA.md) a linalg op becomes one thread per
 // output element, and a reduction runs sequentially in that thread: an
 // RMSNorm's sum of squares over 2048 elements at batch 1 is one thread
-// looping 2048 times. This pass gives a row reduction a warp per output
-// element instead:
+// looping 2048 times. This pass gives a row reduction a warp (or a block)
+// per output element instead. This file matches; ReductionKernels.cpp
+// builds the kernels.
 //
 //   - a top-level `linalg.generic` on buffers whose only reduction is its
-//     last loop dimension, with one init whose map is a permutation of the
-//     parallel dimensions, and whose body yields `combiner(%out, %v)` (or
-//     `combiner(%v, %out)`) with `combiner` one of addf, maximumf, maxnumf,
-//     minimumf, minnumf on f32 and `%out` used nowhere else;
-//   - warp w of block b handles output b * 8 + w (8 warps a block), the
-//     index delinearised over the parallel dimensions, the last fastest;
-//   - lane l computes the body's `%v` at r = l, l + 32, ... and folds it
-//     into an accumulator that starts at the combiner's identity;
-//   - a butterfly of `gpu.shuffle xor` combines the 32 accumulators, and
-//     lane 0 combines the result with the init's value and stores it;
-//   - when the init is a fresh buffer that a linalg.fill (or a copy of a
-//     filled buffer, as bufferization leaves it) set just before, lane 0
-//     combines with the fill's value instead and the fill (and copy) go:
-//     two kernels fewer per reduction.
+//     last loop dimension, whose inits share one map that is a permutation
+//     of the parallel dimensions, and whose body either yields
+//     `combiner(%out, %v)` with `combiner` one of addf, maximumf, maxnumf,
+//     minimumf, minnumf on f32 and `%out` used nowhere else, or is a
+//     select reduction (an argmax: each init yields a select of a
+//     candidate or itself on one condition over outputs and candidates);
+//   - inits set by a fill (or a copy of a filled buffer, as bufferization
+//     leaves it) just before are folded in: the fill and copy go;
+//   - the all-parallel op right after that reads the result broadcast over
+//     the reduced row (a norm's normalisation, softmax's exponentials)
+//     becomes the kernel's row epilogue (findEpilogue);
+//   - a reduction whose inputs are contiguous along the output's last
+//     dimension rather than along the reduction (attention's P x V) gets
+//     the column kernel instead (prefersColumns).
 //
 // Reductions shorter than a warp (static extent < 32) are left to the
-// generic path, as is every op that does not match. (A reduction over an
-// input's outer dimension, attention's P x V over the keys, has its lanes
-// read rows apart; it is still faster than the generic path's sequential
-// thread: 57 us against a few us per layer on an H200 at batch 1.)
+// generic path, as is every op that does not match.
 //
 //===----------------------------------------------------------------------===//
 
+#include "ReductionsToGPU.h"
+
 #include "ds/Transforms/Passes.h"
 
-#include "mlir/Interfaces/ViewLikeInterface.h"
-
-#include "mlir/Dialect/Affine/Utils.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include "llvm/ADT/SetVector.h"
 
@@ -54,54 +51,9 @@ namespace ds {
 } // namespace mlir
 
 using namespace mlir;
+using namespace mlir::ds::reductions;
 
 namespace {
-
-constexpr int64_t kWarpSize = 32;
-constexpr int64_t kWarpsPerBlock = 8;
-constexpr int64_t kBlockThreads = kWarpSize * kWarpsPerBlock;
-/// Loads in flight per thread: the lane loop evaluates this many elements
-/// before folding any of them, so their loads overlap instead of each
-/// waiting for the previous fold (a latency chain per element otherwise).
-constexpr int64_t kUnroll = 4;
-/// A static reduction at least this long gets a whole block per output
-/// (8 warps, combined through shared memory) instead of a warp.
-constexpr int64_t kBlockReductionMin = 256;
-
-/// A matched row reduction.
-struct RowReduction {
-  linalg::GenericOp op;
-  enum class Kind {
-    /// One init; the body yields `combiner(%out, %v)`.
-    Combiner,
-    /// Inits (value, index, ...); the body yields, for each init i,
-    /// `select(%better, %candidate_i, %out_i)` with one condition: an argmax
-    /// or argmin. Always idempotent (a select of equal values is that
-    /// value), so the inits' values can seed every thread.
-    Select,
-  } kind = Kind::Combiner;
-  /// Combiner: the body op that folds a value into the output block
-  /// argument, and its operand that is that argument (0 or 1).
-  Operation *combiner = nullptr;
-  unsigned outOperand = 0;
-  /// Select: the condition, the candidates (one per init) and the ops,
-  /// in body order, that compute the condition from the outputs and the
-  /// candidates.
-  Value condition;
-  SmallVector<Value> candidates;
-  SmallVector<Operation *> conditionOps;
-  /// The values fills left in the whole outputs before the reduction (one
-  /// per init), or empty (then the kernel loads the inits' values).
-  SmallVector<Value> fillValues;
-  /// The fills (and copies of filled buffers) that produced them: dead
-  /// once the kernel writes every output element.
-  SmallVector<Operation *> deadInit;
-  /// A row epilogue (findEpilogue): the elementwise op right after the
-  /// reduction that reads its result broadcast over the reduced row, run
-  /// in the same kernel over the row; the result itself is then never
-  /// stored.
-  linalg::GenericOp epilogue;
-};
 
 /// The last op before `user` in its block that has `buffer` as an operand.
 Operation *lastUserBefore(Value buffer, Operation *user) {
@@ -177,29 +129,6 @@ void findFills(RowReduction &r) {
 bool isCombiner(Operation *op) {
   return isa<arith::AddFOp, arith::MaximumFOp, arith::MaxNumFOp,
              arith::MinimumFOp, arith::MinNumFOp>(op);
-}
-
-/// The identity of `combiner` on f32: -0 for addf (x + -0 == x for every x,
-/// +0 included), -inf for the maxima, +inf for the minima. When the
-/// combiner promises no infinities (`ninf`), the largest finite value
-/// instead, so the identity itself does not break that promise.
-Value createIdentity(OpBuilder &b, Location loc, Operation *combiner) {
-  const llvm::fltSemantics &sem = APFloat::IEEEsingle();
-  bool finite = false;
-  if (auto fm = dyn_cast<arith::ArithFastMathInterface>(combiner))
-    finite = arith::bitEnumContainsAny(fm.getFastMathFlagsAttr().getValue(),
-                                       arith::FastMathFlags::ninf);
-  auto extreme = [&](bool negative) {
-    return finite ? APFloat::getLargest(sem, negative)
-                  : APFloat::getInf(sem, negative);
-  };
-  APFloat value = APFloat::getZero(sem, /*Negative=*/true);
-  if (isa<arith::MaximumFOp, arith::MaxNumFOp>(combiner))
-    value = extreme(/*negative=*/true);
-  else if (isa<arith::MinimumFOp, arith::MinNumFOp>(combiner))
-    value = extreme(/*negative=*/false);
-  return arith::ConstantOp::create(b, loc,
-                                   b.getFloatAttr(b.getF32Type(), value));
 }
 
 /// Matches the body of a one-init reduction: `combiner(%out, %v)`.
@@ -347,133 +276,6 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
   return std::nullopt;
 }
 
-/// The indices `map` gives at the loop indices `ivs`.
-SmallVector<Value> evaluateMap(OpBuilder &b, Location loc, AffineMap map,
-                               ValueRange ivs) {
-  SmallVector<Value> indices;
-  for (AffineExpr e : map.getResults()) {
-    if (auto d = dyn_cast<AffineDimExpr>(e))
-      indices.push_back(ivs[d.getPosition()]);
-    else if (auto c = dyn_cast<AffineConstantExpr>(e))
-      indices.push_back(arith::ConstantIndexOp::create(b, loc, c.getValue()));
-    else
-      indices.push_back(
-          affine::expandAffineExpr(b, loc, e, ivs, /*symbolValues=*/{}));
-  }
-  return indices;
-}
-
-/// The accumulators folded with the candidates, keeping the body's operand
-/// order and attributes (fast-math flags).
-SmallVector<Value> combine(OpBuilder &b, Location loc, const RowReduction &r,
-                           ValueRange accs, ValueRange candidates) {
-  if (r.kind == RowReduction::Kind::Combiner) {
-    SmallVector<Value, 2> operands(2);
-    operands[r.outOperand] = accs[0];
-    operands[1 - r.outOperand] = candidates[0];
-    OperationState state(r.combiner->getLoc(), r.combiner->getName(),
-                         operands, r.combiner->getResultTypes(),
-                         r.combiner->getAttrs());
-    return {b.create(state)->getResult(0)};
-  }
-  IRMapping map;
-  linalg::GenericOp op = r.op;
-  for (OpOperand &init : op.getDpsInitsMutable()) {
-    unsigned i = init.getOperandNumber() - op.getNumDpsInputs();
-    map.map(op.getMatchingBlockArgument(&init), accs[i]);
-    map.map(r.candidates[i], candidates[i]);
-  }
-  for (Operation *op : r.conditionOps)
-    b.clone(*op, map);
-  Value better = map.lookupOrDefault(r.condition);
-  SmallVector<Value> results;
-  for (auto [acc, candidate] : llvm::zip(accs, candidates))
-    results.push_back(
-        arith::SelectOp::create(b, loc, better, candidate, acc));
-  return results;
-}
-
-/// The body of `r` at loop indices `ivs`: its inputs loaded, its ops up to
-/// the fold cloned; returns the values it folds (the combiner's operand, or
-/// a select reduction's candidates).
-SmallVector<Value> evaluateCandidates(OpBuilder &lb, Location loc,
-                                      const RowReduction &r, ValueRange ivs) {
-  linalg::GenericOp op = r.op;
-  Block *body = op.getBlock();
-  IRMapping map;
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    BlockArgument arg = op.getMatchingBlockArgument(input);
-    if (arg.use_empty())
-      continue;
-    if (!isa<MemRefType>(input->get().getType())) {
-      map.map(arg, input->get());
-      continue;
-    }
-    map.map(arg, memref::LoadOp::create(
-                     lb, loc, input->get(),
-                     evaluateMap(lb, loc, op.getMatchingIndexingMap(input),
-                                 ivs)));
-  }
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  for (Operation &bodyOp : body->without_terminator()) {
-    if (&bodyOp == r.combiner || llvm::is_contained(r.conditionOps, &bodyOp))
-      continue;
-    if (llvm::is_contained(yield.getValues(), bodyOp.getResult(0)))
-      continue; // the selects
-    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
-      map.map(index.getResult(), ivs[index.getDim()]);
-      continue;
-    }
-    lb.clone(bodyOp, map);
-  }
-  SmallVector<Value> candidates;
-  if (r.kind == RowReduction::Kind::Select) {
-    for (Value c : r.candidates)
-      candidates.push_back(map.lookupOrDefault(c));
-  } else {
-    candidates.push_back(
-        map.lookupOrDefault(r.combiner->getOperand(1 - r.outOperand)));
-  }
-  return candidates;
-}
-
-/// `gpu.shuffle xor` of any scalar: 32-bit values directly, narrower ones
-/// widened, 64-bit ones as two 32-bit halves.
-Value shuffleXor(OpBuilder &b, Location loc, Value v, int32_t offset) {
-  Type type = v.getType();
-  unsigned bits = type.getIntOrFloatBitWidth();
-  auto shuffle = [&](Value x) {
-    return gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
-                                  gpu::ShuffleMode::XOR)
-        .getShuffleResult();
-  };
-  if (bits == 32)
-    return shuffle(v);
-  Type i32 = b.getI32Type();
-  Type asInt = b.getIntegerType(bits);
-  Value x = isa<FloatType>(type)
-                ? arith::BitcastOp::create(b, loc, asInt, v).getResult()
-                : v;
-  Value result;
-  if (bits < 32) {
-    result = arith::TruncIOp::create(
-        b, loc, asInt, shuffle(arith::ExtUIOp::create(b, loc, i32, x)));
-  } else {
-    assert(bits == 64 && "scalar wider than 64 bits");
-    Value c32 = arith::ConstantOp::create(b, loc, b.getIntegerAttr(asInt, 32));
-    Value lo = shuffle(arith::TruncIOp::create(b, loc, i32, x));
-    Value hi = shuffle(arith::TruncIOp::create(
-        b, loc, i32, arith::ShRUIOp::create(b, loc, x, c32)));
-    result = arith::OrIOp::create(
-        b, loc, arith::ExtUIOp::create(b, loc, asInt, lo),
-        arith::ShLIOp::create(b, loc,
-                              arith::ExtUIOp::create(b, loc, asInt, hi), c32));
-  }
-  return isa<FloatType>(type)
-             ? arith::BitcastOp::create(b, loc, type, result).getResult()
-             : result;
-}
-
 /// The elementwise op that can run in `r`'s kernel after the reduction, or
 /// null: the next op that touches memory, an all-parallel generic over the
 /// reduction's iteration space (checked through an input both read with
@@ -533,329 +335,6 @@ linalg::GenericOp findEpilogue(const RowReduction &r) {
   return epilogue;
 }
 
-/// Runs `epilogue` over the row: r = thread, thread + stride, ... < extent,
-/// with `rowValue` for its reads of the reduction's result; kUnroll
-/// elements a step, all loaded and computed before any is stored, so the
-/// loads overlap (one block or warp covers the whole row).
-void buildEpilogue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
-                   Value result, Value rowValue, SmallVector<Value> ivs,
-                   Value thread, Value extent, Value stride) {
-  unsigned last = ivs.size() - 1;
-  Block *body = epilogue.getBlock();
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  // The epilogue's yielded values at row index `iv`.
-  auto compute = [&](OpBuilder &lb, Value iv) {
-    ivs[last] = iv;
-    IRMapping map;
-    for (OpOperand *input : epilogue.getDpsInputOperands()) {
-      BlockArgument arg = epilogue.getMatchingBlockArgument(input);
-      if (arg.use_empty())
-        continue;
-      if (input->get() == result)
-        map.map(arg, rowValue);
-      else if (!isa<MemRefType>(input->get().getType()))
-        map.map(arg, input->get());
-      else
-        map.map(arg, memref::LoadOp::create(
-                         lb, loc, input->get(),
-                         evaluateMap(lb, loc,
-                                     epilogue.getMatchingIndexingMap(input),
-                                     ivs)));
-    }
-    for (OpOperand &out : epilogue.getDpsInitsMutable()) {
-      BlockArgument arg = epilogue.getMatchingBlockArgument(&out);
-      if (!arg.use_empty())
-        map.map(arg, memref::LoadOp::create(
-                         lb, loc, out.get(),
-                         evaluateMap(lb, loc,
-                                     epilogue.getMatchingIndexingMap(&out),
-                                     ivs)));
-    }
-    for (Operation &bodyOp : body->without_terminator()) {
-      if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
-        map.map(index.getResult(), ivs[index.getDim()]);
-        continue;
-      }
-      lb.clone(bodyOp, map);
-    }
-    SmallVector<Value> values;
-    for (Value v : yield.getValues())
-      values.push_back(map.lookupOrDefault(v));
-    return values;
-  };
-  auto storeAt = [&](OpBuilder &lb, Value iv, ValueRange values) {
-    ivs[last] = iv;
-    for (auto [value, out] : llvm::zip(values, epilogue.getDpsInitsMutable()))
-      memref::StoreOp::create(
-          lb, loc, value, out.get(),
-          evaluateMap(lb, loc, epilogue.getMatchingIndexingMap(&out), ivs));
-  };
-  Value span = arith::MulIOp::create(
-      b, loc, stride, arith::ConstantIndexOp::create(b, loc, kUnroll));
-  Value fullEnd = arith::MulIOp::create(
-      b, loc, arith::DivUIOp::create(b, loc, extent, span), span);
-  scf::ForOp::create(
-      b, loc, arith::ConstantIndexOp::create(b, loc, 0), fullEnd, span,
-      ValueRange{}, [&](OpBuilder &lb, Location, Value base, ValueRange) {
-        SmallVector<Value, kUnroll> rows;
-        SmallVector<SmallVector<Value>, kUnroll> values;
-        for (int64_t u = 0; u < kUnroll; ++u) {
-          rows.push_back(arith::AddIOp::create(
-              lb, loc, base,
-              arith::AddIOp::create(
-                  lb, loc, thread,
-                  arith::MulIOp::create(
-                      lb, loc, stride,
-                      arith::ConstantIndexOp::create(lb, loc, u)))));
-          values.push_back(compute(lb, rows.back()));
-        }
-        for (int64_t u = 0; u < kUnroll; ++u)
-          storeAt(lb, rows[u], values[u]);
-        scf::YieldOp::create(lb, loc);
-      });
-  scf::ForOp::create(b, loc, arith::AddIOp::create(b, loc, fullEnd, thread),
-                     extent, stride, ValueRange{},
-                     [&](OpBuilder &lb, Location, Value iv, ValueRange) {
-                       storeAt(lb, iv, compute(lb, iv));
-                       scf::YieldOp::create(lb, loc);
-                     });
-}
-
-/// Builds the kernel replacing `r.op` before it.
-void buildKernel(const RowReduction &r) {
-  linalg::GenericOp op = r.op;
-  Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
-  OpBuilder b(op);
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
-  unsigned numParallel = op.getNumLoops() - 1;
-  unsigned numInits = op.getNumDpsInits();
-  bool isSelect = r.kind == RowReduction::Kind::Select;
-
-  // Host side: the loop extents, the output count and the grid.
-  SmallVector<Range, 4> ranges =
-      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-  SmallVector<Value> extents;
-  int64_t staticOutputs = 1;
-  Value dynamicOutputs;
-  for (unsigned d = 0; d <= numParallel; ++d) {
-    Value extent = getValueOrCreateConstantIndexOp(b, loc, ranges[d].size);
-    extents.push_back(extent);
-    if (d == numParallel)
-      break;
-    if (std::optional<int64_t> c = getConstantIntValue(ranges[d].size)) {
-      staticOutputs *= *c;
-      continue;
-    }
-    dynamicOutputs = dynamicOutputs
-                         ? arith::MulIOp::create(b, loc, dynamicOutputs, extent)
-                         : extent;
-  }
-  int64_t staticExtent = op.getStaticLoopRanges()[numParallel];
-  // A block per output for long static reductions, else a warp.
-  bool perBlock = !ShapedType::isDynamic(staticExtent) &&
-                  staticExtent >= kBlockReductionMin;
-  int64_t outputsPerBlock = perBlock ? 1 : kWarpsPerBlock;
-  Value outputs;
-  Value blocks;
-  if (!dynamicOutputs) {
-    outputs = cIndex(b, staticOutputs);
-    blocks = cIndex(b, llvm::divideCeil(staticOutputs, outputsPerBlock));
-  } else {
-    outputs = staticOutputs == 1
-                  ? dynamicOutputs
-                  : arith::MulIOp::create(b, loc, dynamicOutputs,
-                                          cIndex(b, staticOutputs));
-    blocks = perBlock ? outputs
-                      : arith::CeilDivSIOp::create(b, loc, outputs,
-                                                   cIndex(b, kWarpsPerBlock))
-                            .getResult();
-  }
-  Value reductionExtent = extents[numParallel];
-  Value one = cIndex(b, 1);
-  Value threads = cIndex(b, kBlockThreads);
-  auto launch =
-      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
-  launch.setFunctionAttr(FlatSymbolRefAttr::get(ctx, "reduce_rows"));
-  // Per-block mode: each warp's result, per accumulator.
-  SmallVector<Value> partials;
-  if (perBlock)
-    for (Value init : op.getDpsInits())
-      partials.push_back(launch.addWorkgroupAttribution(
-          MemRefType::get({kWarpsPerBlock},
-                          cast<MemRefType>(init.getType()).getElementType(),
-                          AffineMap(),
-                          gpu::AddressSpaceAttr::get(
-                              ctx, gpu::AddressSpace::Workgroup)),
-          loc));
-
-  // Kernel: the output and the thread's place in it.
-  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
-  Value tid = launch.getThreadIds().x;
-  Value warpSize = cIndex(kb, kWarpSize);
-  Value warp = arith::DivUIOp::create(kb, loc, tid, warpSize);
-  Value lane = arith::RemUIOp::create(kb, loc, tid, warpSize);
-  Value linear, thread, stride;
-  if (perBlock) {
-    linear = launch.getBlockIds().x;
-    thread = tid;
-    stride = threads;
-  } else {
-    linear = arith::AddIOp::create(
-        kb, loc,
-        arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                              cIndex(kb, kWarpsPerBlock)),
-        warp);
-    thread = lane;
-    stride = warpSize;
-  }
-  // Uniform across the warp (the block), so every lane of a working warp
-  // reaches the shuffles (and every thread the barrier).
-  Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
-                                        linear, outputs);
-  auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
-  gpu::TerminatorOp::create(kb, loc);
-
-  // Delinearise the output index, the last parallel dimension fastest.
-  OpBuilder ib = guard.getThenBodyBuilder();
-  SmallVector<Value> ivs(numParallel + 1);
-  Value rest = linear;
-  for (int d = static_cast<int>(numParallel) - 1; d >= 0; --d) {
-    if (d == 0) {
-      ivs[d] = rest;
-      break;
-    }
-    ivs[d] = arith::RemUIOp::create(ib, loc, rest, extents[d]);
-    rest = arith::DivUIOp::create(ib, loc, rest, extents[d]);
-  }
-  // The output map does not use the reduction dimension; any index does.
-  ivs[numParallel] = cIndex(ib, 0);
-  SmallVector<Value> outIndices = evaluateMap(
-      ib, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
-  auto initialValues = [&](OpBuilder &ob) {
-    if (!r.fillValues.empty())
-      return r.fillValues;
-    SmallVector<Value> values;
-    for (Value init : op.getDpsInits())
-      values.push_back(memref::LoadOp::create(ob, loc, init, outIndices));
-    return values;
-  };
-
-  auto candidatesAt = [&](OpBuilder &lb, Value iv) {
-    ivs[numParallel] = iv;
-    return evaluateCandidates(lb, loc, r, ivs);
-  };
-
-  // Accumulators: the combiner's identity, or (select reductions, which
-  // are idempotent) the inits' values.
-  SmallVector<Value> start =
-      isSelect ? initialValues(ib)
-               : SmallVector<Value>{createIdentity(ib, loc, r.combiner)};
-
-  // Full groups of kUnroll elements per thread: r = base + thread +
-  // u * stride, every load of a group issued before its folds.
-  Value span = arith::MulIOp::create(ib, loc, stride, cIndex(ib, kUnroll));
-  Value fullEnd = arith::MulIOp::create(
-      ib, loc, arith::DivUIOp::create(ib, loc, reductionExtent, span), span);
-  auto mainLoop = scf::ForOp::create(
-      ib, loc, cIndex(ib, 0), fullEnd, span, start,
-      [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
-        Value first = arith::AddIOp::create(lb, loc, base, thread);
-        SmallVector<SmallVector<Value>, kUnroll> group;
-        for (int64_t u = 0; u < kUnroll; ++u) {
-          Value iv = u == 0 ? first
-                            : arith::AddIOp::create(
-                                  lb, loc, first,
-                                  arith::MulIOp::create(lb, loc, stride,
-                                                        cIndex(lb, u)))
-                                  .getResult();
-          group.push_back(candidatesAt(lb, iv));
-        }
-        SmallVector<Value> folded(accs);
-        for (SmallVector<Value> &candidates : group)
-          folded = combine(lb, loc, r, folded, candidates);
-        scf::YieldOp::create(lb, loc, folded);
-      });
-  // The rest, one element per thread at a time.
-  auto tailLoop = scf::ForOp::create(
-      ib, loc, arith::AddIOp::create(ib, loc, fullEnd, thread),
-      reductionExtent, stride, mainLoop.getResults(),
-      [&](OpBuilder &lb, Location, Value iv, ValueRange accs) {
-        scf::YieldOp::create(lb, loc,
-                             combine(lb, loc, r, accs, candidatesAt(lb, iv)));
-      });
-
-  // Butterfly across the warp: every lane ends with the warp's result.
-  SmallVector<Value> accs(tailLoop.getResults());
-  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    SmallVector<Value> others;
-    for (Value acc : accs)
-      others.push_back(shuffleXor(ib, loc, acc, offset));
-    accs = combine(ib, loc, r, accs, others);
-  }
-
-  Value isLane0 = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq,
-                                        lane, cIndex(ib, 0));
-  if (r.epilogue) {
-    // Every thread of the group gets the row's value, then runs the
-    // epilogue over the row. The group's reads of the row are over (before
-    // the shuffles, or the barrier), so the epilogue may write over it.
-    Value rowValue;
-    if (perBlock) {
-      auto park = scf::IfOp::create(ib, loc, isLane0, /*withElse=*/false);
-      OpBuilder pb = park.getThenBodyBuilder();
-      memref::StoreOp::create(pb, loc, accs[0], partials[0], ValueRange{warp});
-      gpu::BarrierOp::create(ib, loc);
-      SmallVector<Value> folded = {memref::LoadOp::create(
-          ib, loc, partials[0], ValueRange{cIndex(ib, 0)})};
-      for (int64_t w = 1; w < kWarpsPerBlock; ++w)
-        folded = combine(ib, loc, r, folded,
-                         ValueRange{memref::LoadOp::create(
-                             ib, loc, partials[0], ValueRange{cIndex(ib, w)})});
-      accs = folded;
-    }
-    rowValue = combine(ib, loc, r, initialValues(ib), accs)[0];
-    buildEpilogue(ib, loc, r.epilogue, op.getDpsInits()[0], rowValue, ivs,
-                  thread, reductionExtent, stride);
-    return;
-  }
-  Value isWriter = isLane0;
-  if (perBlock) {
-    // Lane 0 of each warp parks the warp's result; thread 0 folds them.
-    auto park = scf::IfOp::create(ib, loc, isLane0, /*withElse=*/false);
-    OpBuilder pb = park.getThenBodyBuilder();
-    for (auto [acc, slots] : llvm::zip(accs, partials))
-      memref::StoreOp::create(pb, loc, acc, slots, ValueRange{warp});
-    gpu::BarrierOp::create(ib, loc);
-    isWriter = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq, tid,
-                                     cIndex(ib, 0));
-  }
-  auto store = scf::IfOp::create(ib, loc, isWriter, /*withElse=*/false);
-  OpBuilder sb = store.getThenBodyBuilder();
-  SmallVector<Value> results = accs;
-  if (perBlock) {
-    auto slotsAt = [&](int64_t w) {
-      SmallVector<Value> values;
-      for (Value slots : partials)
-        values.push_back(
-            memref::LoadOp::create(sb, loc, slots, ValueRange{cIndex(sb, w)}));
-      return values;
-    };
-    results = slotsAt(0);
-    for (int64_t w = 1; w < kWarpsPerBlock; ++w)
-      results = combine(sb, loc, r, results, slotsAt(w));
-  }
-  // A combiner folds in the init's value once, at the end; a select
-  // reduction started from it.
-  if (!isSelect)
-    results = combine(sb, loc, r, initialValues(sb), results);
-  for (auto [value, init] : llvm::zip(results, op.getDpsInits()))
-    memref::StoreOp::create(sb, loc, value, init, outIndices);
-  (void)numInits;
-}
-
 /// True if `r` reads its inputs along the last parallel dimension rather
 /// than along the reduction: attention's P x V, out[.., d] = sum_k p[.., k]
 /// * v[.., k, d], whose values are contiguous in d. A warp per output would
@@ -889,139 +368,6 @@ bool prefersColumns(const RowReduction &r) {
     streams |= map.isFunctionOfDim(red);
   }
   return streams;
-}
-
-/// The column kernel for `r` (prefersColumns): a block per 32 consecutive
-/// outputs along the last parallel dimension, lane l owning output l; the 8
-/// warps split the reduction (warp w folds r = w, w + 8, ...), and warp 0
-/// folds their 8 partial results from shared memory and stores.
-void buildColumnKernel(const RowReduction &r) {
-  linalg::GenericOp op = r.op;
-  Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
-  OpBuilder b(op);
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
-  unsigned numParallel = op.getNumLoops() - 1;
-  unsigned col = numParallel - 1;
-
-  SmallVector<Range, 4> ranges =
-      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-  SmallVector<Value> extents;
-  for (Range &range : ranges)
-    extents.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
-  Value rows = cIndex(b, 1);
-  for (unsigned d = 0; d < col; ++d)
-    rows = arith::MulIOp::create(b, loc, rows, extents[d]);
-  Value warpSize = cIndex(b, kWarpSize);
-  Value colBlocks = arith::CeilDivSIOp::create(b, loc, extents[col], warpSize);
-  Value blocks = arith::MulIOp::create(b, loc, rows, colBlocks);
-  Value one = cIndex(b, 1);
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one,
-                                      cIndex(b, kBlockThreads), one, one);
-  launch.setFunctionAttr(FlatSymbolRefAttr::get(ctx, "reduce_columns"));
-  Type accType = r.combiner->getResult(0).getType();
-  Value partials = launch.addWorkgroupAttribution(
-      MemRefType::get(
-          {kWarpsPerBlock, kWarpSize}, accType, AffineMap(),
-          gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup)),
-      loc);
-
-  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
-  Value tid = launch.getThreadIds().x;
-  Value warp = arith::DivUIOp::create(kb, loc, tid, warpSize);
-  Value lane = arith::RemUIOp::create(kb, loc, tid, warpSize);
-  Value bid = launch.getBlockIds().x;
-  SmallVector<Value> ivs(numParallel + 1);
-  Value rest = arith::DivUIOp::create(kb, loc, bid, colBlocks);
-  for (int d = static_cast<int>(col) - 1; d >= 0; --d) {
-    if (d == 0) {
-      ivs[d] = rest;
-      break;
-    }
-    ivs[d] = arith::RemUIOp::create(kb, loc, rest, extents[d]);
-    rest = arith::DivUIOp::create(kb, loc, rest, extents[d]);
-  }
-  ivs[col] = arith::AddIOp::create(
-      kb, loc,
-      arith::MulIOp::create(kb, loc,
-                            arith::RemUIOp::create(kb, loc, bid, colBlocks),
-                            warpSize),
-      lane);
-  Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
-                                        ivs[col], extents[col]);
-  Value reductionExtent = extents[numParallel];
-  auto candidateAt = [&](OpBuilder &lb, Value iv) {
-    ivs[numParallel] = iv;
-    return evaluateCandidates(lb, loc, r, ivs);
-  };
-
-  // This warp's share of the reduction, in groups of kUnroll.
-  auto compute =
-      scf::IfOp::create(kb, loc, TypeRange{accType}, inRange, /*withElse=*/true);
-  {
-    OpBuilder ib = OpBuilder::atBlockBegin(compute.thenBlock());
-    Value warps = cIndex(ib, kWarpsPerBlock);
-    Value span = cIndex(ib, kWarpsPerBlock * kUnroll);
-    Value fullEnd = arith::MulIOp::create(
-        ib, loc, arith::DivUIOp::create(ib, loc, reductionExtent, span), span);
-    auto mainLoop = scf::ForOp::create(
-        ib, loc, cIndex(ib, 0), fullEnd, span,
-        ValueRange{createIdentity(ib, loc, r.combiner)},
-        [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
-          Value first = arith::AddIOp::create(lb, loc, base, warp);
-          SmallVector<SmallVector<Value>, kUnroll> group;
-          for (int64_t u = 0; u < kUnroll; ++u)
-            group.push_back(candidateAt(
-                lb, u == 0 ? first
-                           : arith::AddIOp::create(
-                                 lb, loc, first,
-                                 cIndex(lb, u * kWarpsPerBlock))
-                                 .getResult()));
-          SmallVector<Value> folded(accs);
-          for (SmallVector<Value> &candidates : group)
-            folded = combine(lb, loc, r, folded, candidates);
-          scf::YieldOp::create(lb, loc, folded);
-        });
-    auto tailLoop = scf::ForOp::create(
-        ib, loc, arith::AddIOp::create(ib, loc, fullEnd, warp),
-        reductionExtent, warps, mainLoop.getResults(),
-        [&](OpBuilder &lb, Location, Value iv, ValueRange accs) {
-          scf::YieldOp::create(lb, loc,
-                               combine(lb, loc, r, accs, candidateAt(lb, iv)));
-        });
-    scf::YieldOp::create(ib, loc, tailLoop.getResults());
-    OpBuilder eb = OpBuilder::atBlockBegin(compute.elseBlock());
-    scf::YieldOp::create(eb, loc,
-                         ValueRange{createIdentity(eb, loc, r.combiner)});
-  }
-  memref::StoreOp::create(kb, loc, compute.getResult(0), partials,
-                          ValueRange{warp, lane});
-  gpu::BarrierOp::create(kb, loc);
-  Value isWarp0 = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::eq,
-                                        warp, cIndex(kb, 0));
-  auto store = scf::IfOp::create(
-      kb, loc, arith::AndIOp::create(kb, loc, isWarp0, inRange),
-      /*withElse=*/false);
-  gpu::TerminatorOp::create(kb, loc);
-  OpBuilder sb = store.getThenBodyBuilder();
-  SmallVector<Value> result = {memref::LoadOp::create(
-      sb, loc, partials, ValueRange{cIndex(sb, 0), lane})};
-  for (int64_t w = 1; w < kWarpsPerBlock; ++w)
-    result = combine(sb, loc, r, result,
-                     ValueRange{memref::LoadOp::create(
-                         sb, loc, partials, ValueRange{cIndex(sb, w), lane})});
-  ivs[numParallel] = cIndex(sb, 0);
-  Value init = op.getDpsInits()[0];
-  SmallVector<Value> outIndices = evaluateMap(
-      sb, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
-  Value initial =
-      !r.fillValues.empty()
-          ? r.fillValues[0]
-          : memref::LoadOp::create(sb, loc, init, outIndices).getResult();
-  result = combine(sb, loc, r, ValueRange{initial}, result);
-  memref::StoreOp::create(sb, loc, result[0], init, outIndices);
 }
 
 struct ReductionsToGPUPass

@@ -1,0 +1,71 @@
+//===- ReductionsToGPU.h - row reduction kernels (internal) -----*- C++ -*-===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+// Shared between the matching side of ds-reductions-to-gpu
+// (ReductionsToGPU.cpp) and the kernel builders (ReductionKernels.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DS_LIB_TRANSFORMS_REDUCTIONSTOGPU_H
+#define DS_LIB_TRANSFORMS_REDUCTIONSTOGPU_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace mlir::ds::reductions {
+
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kWarpsPerBlock = 8;
+constexpr int64_t kBlockThreads = kWarpSize * kWarpsPerBlock;
+/// Loads in flight per thread: the lane loop evaluates this many elements
+/// before folding any of them, so their loads overlap instead of each
+/// waiting for the previous fold (a latency chain per element otherwise).
+constexpr int64_t kUnroll = 4;
+/// A static reduction at least this long gets a whole block per output
+/// (8 warps, combined through shared memory) instead of a warp.
+constexpr int64_t kBlockReductionMin = 256;
+
+/// A matched row reduction.
+struct RowReduction {
+  linalg::GenericOp op;
+  enum class Kind {
+    /// One init; the body yields `combiner(%out, %v)`.
+    Combiner,
+    /// Inits (value, index, ...); the body yields, for each init i,
+    /// `select(%better, %candidate_i, %out_i)` with one condition: an argmax
+    /// or argmin. Always idempotent (a select of equal values is that
+    /// value), so the inits' values can seed every thread.
+    Select,
+  } kind = Kind::Combiner;
+  /// Combiner: the body op that folds a value into the output block
+  /// argument, and its operand that is that argument (0 or 1).
+  Operation *combiner = nullptr;
+  unsigned outOperand = 0;
+  /// Select: the condition, the candidates (one per init) and the ops,
+  /// in body order, that compute the condition from the outputs and the
+  /// candidates.
+  Value condition;
+  SmallVector<Value> candidates;
+  SmallVector<Operation *> conditionOps;
+  /// The values fills left in the whole outputs before the reduction (one
+  /// per init), or empty (then the kernel loads the inits' values).
+  SmallVector<Value> fillValues;
+  /// The fills (and copies of filled buffers) that produced them: dead
+  /// once the kernel writes every output element.
+  SmallVector<Operation *> deadInit;
+  /// A row epilogue (findEpilogue): the elementwise op right after the
+  /// reduction that reads its result broadcast over the reduced row, run
+  /// in the same kernel over the row; the result itself is then never
+  /// stored.
+  linalg::GenericOp epilogue;
+};
+
+/// Kernel builders (ReductionKernels.cpp). Each inserts a gpu.launch
+/// before `r.op`; the caller erases the op (and its epilogue and dead
+/// inits).
+void buildKernel(const RowReduction &r);
+void buildColumnKernel(const RowReduction &r);
+
+} // namespace mlir::ds::reductions
+
+#endif // DS_LIB_TRANSFORMS_REDUCTIONSTOGPU_H
