@@ -173,6 +173,49 @@ Value shuffleXor(OpBuilder &b, Location loc, Value v, int32_t offset) {
              : result;
 }
 
+/// Folds the candidates at r = thread, thread + stride, ... < extent into
+/// `start`: kUnroll elements a step, all evaluated (their loads issued)
+/// before any is folded, so the loads overlap instead of each waiting for
+/// the previous fold; then the rest one at a time.
+SmallVector<Value>
+foldStrided(OpBuilder &b, Location loc, const RowReduction &r,
+            ValueRange start, Value thread, Value stride, Value extent,
+            function_ref<SmallVector<Value>(OpBuilder &, Value)> candidatesAt) {
+  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  Value span = arith::MulIOp::create(b, loc, stride, cIndex(b, kUnroll));
+  Value fullEnd = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, extent, span), span);
+  auto mainLoop = scf::ForOp::create(
+      b, loc, cIndex(b, 0), fullEnd, span, start,
+      [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
+        Value first = arith::AddIOp::create(lb, loc, base, thread);
+        SmallVector<SmallVector<Value>, kUnroll> group;
+        for (int64_t u = 0; u < kUnroll; ++u) {
+          Value iv = u == 0 ? first
+                            : arith::AddIOp::create(
+                                  lb, loc, first,
+                                  arith::MulIOp::create(lb, loc, stride,
+                                                        cIndex(lb, u)))
+                                  .getResult();
+          group.push_back(candidatesAt(lb, iv));
+        }
+        SmallVector<Value> folded(accs);
+        for (SmallVector<Value> &candidates : group)
+          folded = combine(lb, loc, r, folded, candidates);
+        scf::YieldOp::create(lb, loc, folded);
+      });
+  auto tailLoop = scf::ForOp::create(
+      b, loc, arith::AddIOp::create(b, loc, fullEnd, thread), extent, stride,
+      mainLoop.getResults(),
+      [&](OpBuilder &lb, Location, Value iv, ValueRange accs) {
+        scf::YieldOp::create(lb, loc,
+                             combine(lb, loc, r, accs, candidatesAt(lb, iv)));
+      });
+  return tailLoop.getResults();
+}
+
 /// Runs `epilogue` over the row: r = thread, thread + stride, ... < extent,
 /// with `rowValue` for its reads of the reduction's result; kUnroll
 /// elements a step, all loaded and computed before any is stored, so the
@@ -396,41 +439,11 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
       isSelect ? initialValues(ib)
                : SmallVector<Value>{createIdentity(ib, loc, r.combiner)};
 
-  // Full groups of kUnroll elements per thread: r = base + thread +
-  // u * stride, every load of a group issued before its folds.
-  Value span = arith::MulIOp::create(ib, loc, stride, cIndex(ib, kUnroll));
-  Value fullEnd = arith::MulIOp::create(
-      ib, loc, arith::DivUIOp::create(ib, loc, reductionExtent, span), span);
-  auto mainLoop = scf::ForOp::create(
-      ib, loc, cIndex(ib, 0), fullEnd, span, start,
-      [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
-        Value first = arith::AddIOp::create(lb, loc, base, thread);
-        SmallVector<SmallVector<Value>, kUnroll> group;
-        for (int64_t u = 0; u < kUnroll; ++u) {
-          Value iv = u == 0 ? first
-                            : arith::AddIOp::create(
-                                  lb, loc, first,
-                                  arith::MulIOp::create(lb, loc, stride,
-                                                        cIndex(lb, u)))
-                                  .getResult();
-          group.push_back(candidatesAt(lb, iv));
-        }
-        SmallVector<Value> folded(accs);
-        for (SmallVector<Value> &candidates : group)
-          folded = combine(lb, loc, r, folded, candidates);
-        scf::YieldOp::create(lb, loc, folded);
-      });
-  // The rest, one element per thread at a time.
-  auto tailLoop = scf::ForOp::create(
-      ib, loc, arith::AddIOp::create(ib, loc, fullEnd, thread),
-      reductionExtent, stride, mainLoop.getResults(),
-      [&](OpBuilder &lb, Location, Value iv, ValueRange accs) {
-        scf::YieldOp::create(lb, loc,
-                             combine(lb, loc, r, accs, candidatesAt(lb, iv)));
-      });
+  SmallVector<Value> folded = foldStrided(ib, loc, r, start, thread, stride,
+                                          reductionExtent, candidatesAt);
 
   // Butterfly across the warp: every lane ends with the warp's result.
-  SmallVector<Value> accs(tailLoop.getResults());
+  SmallVector<Value> accs = folded;
   for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
     SmallVector<Value> others;
     for (Value acc : accs)
@@ -569,36 +582,11 @@ void mlir::ds::reductions::buildColumnKernel(const RowReduction &r) {
       scf::IfOp::create(kb, loc, TypeRange{accType}, inRange, /*withElse=*/true);
   {
     OpBuilder ib = OpBuilder::atBlockBegin(compute.thenBlock());
-    Value warps = cIndex(ib, kWarpsPerBlock);
-    Value span = cIndex(ib, kWarpsPerBlock * kUnroll);
-    Value fullEnd = arith::MulIOp::create(
-        ib, loc, arith::DivUIOp::create(ib, loc, reductionExtent, span), span);
-    auto mainLoop = scf::ForOp::create(
-        ib, loc, cIndex(ib, 0), fullEnd, span,
-        ValueRange{createIdentity(ib, loc, r.combiner)},
-        [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
-          Value first = arith::AddIOp::create(lb, loc, base, warp);
-          SmallVector<SmallVector<Value>, kUnroll> group;
-          for (int64_t u = 0; u < kUnroll; ++u)
-            group.push_back(candidateAt(
-                lb, u == 0 ? first
-                           : arith::AddIOp::create(
-                                 lb, loc, first,
-                                 cIndex(lb, u * kWarpsPerBlock))
-                                 .getResult()));
-          SmallVector<Value> folded(accs);
-          for (SmallVector<Value> &candidates : group)
-            folded = combine(lb, loc, r, folded, candidates);
-          scf::YieldOp::create(lb, loc, folded);
-        });
-    auto tailLoop = scf::ForOp::create(
-        ib, loc, arith::AddIOp::create(ib, loc, fullEnd, warp),
-        reductionExtent, warps, mainLoop.getResults(),
-        [&](OpBuilder &lb, Location, Value iv, ValueRange accs) {
-          scf::YieldOp::create(lb, loc,
-                               combine(lb, loc, r, accs, candidateAt(lb, iv)));
-        });
-    scf::YieldOp::create(ib, loc, tailLoop.getResults());
+    scf::YieldOp::create(
+        ib, loc,
+        foldStrided(ib, loc, r, ValueRange{createIdentity(ib, loc, r.combiner)},
+                    warp, cIndex(ib, kWarpsPerBlock), reductionExtent,
+                    candidateAt));
     OpBuilder eb = OpBuilder::atBlockBegin(compute.elseBlock());
     scf::YieldOp::create(eb, loc,
                          ValueRange{createIdentity(eb, loc, r.combiner)});

@@ -559,7 +559,8 @@ func.func @select_negative(%x: memref<?x64xf32>, %w: memref<?x64xf32>,
 // CHECK: %[[K0:.+]] = arith.addi %[[BASE]], %[[WARP]]
 // CHECK: memref.load %[[P]][%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[K0]]]
 // CHECK: memref.load %[[V]][%{{.+}}, %{{.+}}, %[[K0]], %[[D]]]
-// CHECK: arith.addi %[[K0]], %c8
+// CHECK: %[[STEP1:.+]] = arith.muli %c8, %c1
+// CHECK: arith.addi %[[K0]], %[[STEP1]]
 // CHECK: scf.for %{{.+}} = %{{.+}} to %[[K]] step %c8
 // CHECK: } else {
 // CHECK: scf.yield %cst
