@@ -23,6 +23,25 @@ using namespace mlir::ds::reductions;
 
 namespace {
 
+/// An index constant.
+Value cIndex(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// Splits `linear` into ivs[0..count) over `extents`, the last dimension
+/// fastest (ivs[0] takes what is left).
+void delinearize(OpBuilder &b, Location loc, Value linear,
+                 ArrayRef<Value> extents, unsigned count,
+                 SmallVectorImpl<Value> &ivs) {
+  Value rest = linear;
+  for (int d = static_cast<int>(count) - 1; d > 0; --d) {
+    ivs[d] = arith::RemUIOp::create(b, loc, rest, extents[d]);
+    rest = arith::DivUIOp::create(b, loc, rest, extents[d]);
+  }
+  if (count > 0)
+    ivs[0] = rest;
+}
+
 /// The identity of `combiner` on f32: -0 for addf (x + -0 == x for every x,
 /// +0 included), -inf for the maxima, +inf for the minima. When the
 /// combiner promises no infinities (`ninf`), the largest finite value
@@ -181,14 +200,11 @@ SmallVector<Value>
 foldStrided(OpBuilder &b, Location loc, const RowReduction &r,
             ValueRange start, Value thread, Value stride, Value extent,
             function_ref<SmallVector<Value>(OpBuilder &, Value)> candidatesAt) {
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
-  Value span = arith::MulIOp::create(b, loc, stride, cIndex(b, kUnroll));
+  Value span = arith::MulIOp::create(b, loc, stride, cIndex(b, loc, kUnroll));
   Value fullEnd = arith::MulIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, extent, span), span);
   auto mainLoop = scf::ForOp::create(
-      b, loc, cIndex(b, 0), fullEnd, span, start,
+      b, loc, cIndex(b, loc, 0), fullEnd, span, start,
       [&](OpBuilder &lb, Location, Value base, ValueRange accs) {
         Value first = arith::AddIOp::create(lb, loc, base, thread);
         SmallVector<SmallVector<Value>, kUnroll> group;
@@ -197,7 +213,7 @@ foldStrided(OpBuilder &b, Location loc, const RowReduction &r,
                             : arith::AddIOp::create(
                                   lb, loc, first,
                                   arith::MulIOp::create(lb, loc, stride,
-                                                        cIndex(lb, u)))
+                                                        cIndex(lb, loc, u)))
                                   .getResult();
           group.push_back(candidatesAt(lb, iv));
         }
@@ -312,11 +328,7 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
   OpBuilder b(op);
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
   unsigned numParallel = op.getNumLoops() - 1;
-  unsigned numInits = op.getNumDpsInits();
   bool isSelect = r.kind == RowReduction::Kind::Select;
 
   // Host side: the loop extents, the output count and the grid.
@@ -346,21 +358,21 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   Value outputs;
   Value blocks;
   if (!dynamicOutputs) {
-    outputs = cIndex(b, staticOutputs);
-    blocks = cIndex(b, llvm::divideCeil(staticOutputs, outputsPerBlock));
+    outputs = cIndex(b, loc, staticOutputs);
+    blocks = cIndex(b, loc, llvm::divideCeil(staticOutputs, outputsPerBlock));
   } else {
     outputs = staticOutputs == 1
                   ? dynamicOutputs
                   : arith::MulIOp::create(b, loc, dynamicOutputs,
-                                          cIndex(b, staticOutputs));
+                                          cIndex(b, loc, staticOutputs));
     blocks = perBlock ? outputs
                       : arith::CeilDivSIOp::create(b, loc, outputs,
-                                                   cIndex(b, kWarpsPerBlock))
+                                                   cIndex(b, loc, kWarpsPerBlock))
                             .getResult();
   }
   Value reductionExtent = extents[numParallel];
-  Value one = cIndex(b, 1);
-  Value threads = cIndex(b, kBlockThreads);
+  Value one = cIndex(b, loc, 1);
+  Value threads = cIndex(b, loc, kBlockThreads);
   auto launch =
       gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
   launch.setFunctionAttr(FlatSymbolRefAttr::get(ctx, "reduce_rows"));
@@ -379,7 +391,7 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   // Kernel: the output and the thread's place in it.
   OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
   Value tid = launch.getThreadIds().x;
-  Value warpSize = cIndex(kb, kWarpSize);
+  Value warpSize = cIndex(kb, loc, kWarpSize);
   Value warp = arith::DivUIOp::create(kb, loc, tid, warpSize);
   Value lane = arith::RemUIOp::create(kb, loc, tid, warpSize);
   Value linear, thread, stride;
@@ -391,7 +403,7 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
     linear = arith::AddIOp::create(
         kb, loc,
         arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                              cIndex(kb, kWarpsPerBlock)),
+                              cIndex(kb, loc, kWarpsPerBlock)),
         warp);
     thread = lane;
     stride = warpSize;
@@ -406,17 +418,9 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   // Delinearise the output index, the last parallel dimension fastest.
   OpBuilder ib = guard.getThenBodyBuilder();
   SmallVector<Value> ivs(numParallel + 1);
-  Value rest = linear;
-  for (int d = static_cast<int>(numParallel) - 1; d >= 0; --d) {
-    if (d == 0) {
-      ivs[d] = rest;
-      break;
-    }
-    ivs[d] = arith::RemUIOp::create(ib, loc, rest, extents[d]);
-    rest = arith::DivUIOp::create(ib, loc, rest, extents[d]);
-  }
+  delinearize(ib, loc, linear, extents, numParallel, ivs);
   // The output map does not use the reduction dimension; any index does.
-  ivs[numParallel] = cIndex(ib, 0);
+  ivs[numParallel] = cIndex(ib, loc, 0);
   SmallVector<Value> outIndices = evaluateMap(
       ib, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
   auto initialValues = [&](OpBuilder &ob) {
@@ -452,7 +456,7 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   }
 
   Value isLane0 = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq,
-                                        lane, cIndex(ib, 0));
+                                        lane, cIndex(ib, loc, 0));
   if (r.epilogue) {
     // Every thread of the group gets the row's value, then runs the
     // epilogue over the row. The group's reads of the row are over (before
@@ -464,11 +468,11 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
       memref::StoreOp::create(pb, loc, accs[0], partials[0], ValueRange{warp});
       gpu::BarrierOp::create(ib, loc);
       SmallVector<Value> folded = {memref::LoadOp::create(
-          ib, loc, partials[0], ValueRange{cIndex(ib, 0)})};
+          ib, loc, partials[0], ValueRange{cIndex(ib, loc, 0)})};
       for (int64_t w = 1; w < kWarpsPerBlock; ++w)
         folded = combine(ib, loc, r, folded,
                          ValueRange{memref::LoadOp::create(
-                             ib, loc, partials[0], ValueRange{cIndex(ib, w)})});
+                             ib, loc, partials[0], ValueRange{cIndex(ib, loc, w)})});
       accs = folded;
     }
     rowValue = combine(ib, loc, r, initialValues(ib), accs)[0];
@@ -485,7 +489,7 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
       memref::StoreOp::create(pb, loc, acc, slots, ValueRange{warp});
     gpu::BarrierOp::create(ib, loc);
     isWriter = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq, tid,
-                                     cIndex(ib, 0));
+                                     cIndex(ib, loc, 0));
   }
   auto store = scf::IfOp::create(ib, loc, isWriter, /*withElse=*/false);
   OpBuilder sb = store.getThenBodyBuilder();
@@ -495,7 +499,7 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
       SmallVector<Value> values;
       for (Value slots : partials)
         values.push_back(
-            memref::LoadOp::create(sb, loc, slots, ValueRange{cIndex(sb, w)}));
+            memref::LoadOp::create(sb, loc, slots, ValueRange{cIndex(sb, loc, w)}));
       return values;
     };
     results = slotsAt(0);
@@ -508,7 +512,6 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
     results = combine(sb, loc, r, initialValues(sb), results);
   for (auto [value, init] : llvm::zip(results, op.getDpsInits()))
     memref::StoreOp::create(sb, loc, value, init, outIndices);
-  (void)numInits;
 }
 
 /// The column kernel for `r` (prefersColumns): a block per 32 consecutive
@@ -520,9 +523,6 @@ void mlir::ds::reductions::buildColumnKernel(const RowReduction &r) {
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
   OpBuilder b(op);
-  auto cIndex = [&](OpBuilder &ob, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ob, loc, v);
-  };
   unsigned numParallel = op.getNumLoops() - 1;
   unsigned col = numParallel - 1;
 
@@ -531,15 +531,15 @@ void mlir::ds::reductions::buildColumnKernel(const RowReduction &r) {
   SmallVector<Value> extents;
   for (Range &range : ranges)
     extents.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
-  Value rows = cIndex(b, 1);
+  Value rows = cIndex(b, loc, 1);
   for (unsigned d = 0; d < col; ++d)
     rows = arith::MulIOp::create(b, loc, rows, extents[d]);
-  Value warpSize = cIndex(b, kWarpSize);
+  Value warpSize = cIndex(b, loc, kWarpSize);
   Value colBlocks = arith::CeilDivSIOp::create(b, loc, extents[col], warpSize);
   Value blocks = arith::MulIOp::create(b, loc, rows, colBlocks);
-  Value one = cIndex(b, 1);
+  Value one = cIndex(b, loc, 1);
   auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one,
-                                      cIndex(b, kBlockThreads), one, one);
+                                      cIndex(b, loc, kBlockThreads), one, one);
   launch.setFunctionAttr(FlatSymbolRefAttr::get(ctx, "reduce_columns"));
   Type accType = r.combiner->getResult(0).getType();
   Value partials = launch.addWorkgroupAttribution(
@@ -554,15 +554,8 @@ void mlir::ds::reductions::buildColumnKernel(const RowReduction &r) {
   Value lane = arith::RemUIOp::create(kb, loc, tid, warpSize);
   Value bid = launch.getBlockIds().x;
   SmallVector<Value> ivs(numParallel + 1);
-  Value rest = arith::DivUIOp::create(kb, loc, bid, colBlocks);
-  for (int d = static_cast<int>(col) - 1; d >= 0; --d) {
-    if (d == 0) {
-      ivs[d] = rest;
-      break;
-    }
-    ivs[d] = arith::RemUIOp::create(kb, loc, rest, extents[d]);
-    rest = arith::DivUIOp::create(kb, loc, rest, extents[d]);
-  }
+  delinearize(kb, loc, arith::DivUIOp::create(kb, loc, bid, colBlocks),
+              extents, col, ivs);
   ivs[col] = arith::AddIOp::create(
       kb, loc,
       arith::MulIOp::create(kb, loc,
@@ -585,7 +578,7 @@ void mlir::ds::reductions::buildColumnKernel(const RowReduction &r) {
     scf::YieldOp::create(
         ib, loc,
         foldStrided(ib, loc, r, ValueRange{createIdentity(ib, loc, r.combiner)},
-                    warp, cIndex(ib, kWarpsPerBlock), reductionExtent,
+                    warp, cIndex(ib, loc, kWarpsPerBlock), reductionExtent,
                     candidateAt));
     OpBuilder eb = OpBuilder::atBlockBegin(compute.elseBlock());
     scf::YieldOp::create(eb, loc,
@@ -595,19 +588,19 @@ void mlir::ds::reductions::buildColumnKernel(const RowReduction &r) {
                           ValueRange{warp, lane});
   gpu::BarrierOp::create(kb, loc);
   Value isWarp0 = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::eq,
-                                        warp, cIndex(kb, 0));
+                                        warp, cIndex(kb, loc, 0));
   auto store = scf::IfOp::create(
       kb, loc, arith::AndIOp::create(kb, loc, isWarp0, inRange),
       /*withElse=*/false);
   gpu::TerminatorOp::create(kb, loc);
   OpBuilder sb = store.getThenBodyBuilder();
   SmallVector<Value> result = {memref::LoadOp::create(
-      sb, loc, partials, ValueRange{cIndex(sb, 0), lane})};
+      sb, loc, partials, ValueRange{cIndex(sb, loc, 0), lane})};
   for (int64_t w = 1; w < kWarpsPerBlock; ++w)
     result = combine(sb, loc, r, result,
                      ValueRange{memref::LoadOp::create(
-                         sb, loc, partials, ValueRange{cIndex(sb, w), lane})});
-  ivs[numParallel] = cIndex(sb, 0);
+                         sb, loc, partials, ValueRange{cIndex(sb, loc, w), lane})});
+  ivs[numParallel] = cIndex(sb, loc, 0);
   Value init = op.getDpsInits()[0];
   SmallVector<Value> outIndices = evaluateMap(
       sb, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
