@@ -298,19 +298,16 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
       emit(b, sampleToken(row, params, rng));
     }
   };
-  // Row b's greedy token at position s of next_tokens [batch, seq].
-  auto nextToken = [&](const Tensor &next, int64_t b,
+  // Row b's greedy token at position s of next_tokens, [batch, seq].
+  auto nextToken = [&](const Tensor &next, int64_t seq, int64_t b,
                        int64_t s) -> Expected<int64_t> {
-    std::vector<int64_t> expected = {batch, next.shape.size() == 2
-                                                ? next.shape[1]
-                                                : int64_t(-1)};
-    if (next.shape != expected || s >= next.shape[1])
+    std::vector<int64_t> expected = {batch, seq};
+    if (next.shape != expected)
       return makeError() << "result '" << generation.nextTokens
                          << "' has shape " << formatShape(next.shape)
-                         << ", expected [" << batch << ", seq]";
+                         << ", expected " << formatShape(expected);
     int64_t token;
-    std::memcpy(&token, next.data.data() + size_t(b * next.shape[1] + s) * 8,
-                8);
+    std::memcpy(&token, next.data.data() + size_t(b * seq + s) * 8, 8);
     if (token < 0 || token >= vocab)
       return makeError() << "result '" << generation.nextTokens
                          << "' holds token " << token << ", outside [0, "
@@ -364,8 +361,9 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
     return status;
   if (compiledGreedy) {
     for (int64_t b = 0; b < batch; ++b) {
-      Expected<int64_t> token = nextToken(
-          (*outputs)[prefillNext], b, int64_t(prompts[b].size()) - 1);
+      Expected<int64_t> token =
+          nextToken((*outputs)[prefillNext], shapes.longest, b,
+                    int64_t(prompts[b].size()) - 1);
       if (token.failed())
         return token.status().withPrefix("entry point '" + prefill.name + "'");
       emit(b, *token);
@@ -412,7 +410,7 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
       for (int64_t b = 0; b < batch; ++b) {
         if (stopped[b])
           continue;
-        Expected<int64_t> token = nextToken((*outputs)[decodeNext], b, 0);
+        Expected<int64_t> token = nextToken((*outputs)[decodeNext], 1, b, 0);
         if (token.failed())
           return token.status()
               .withPrefix("entry point '" + decode.name + "'")

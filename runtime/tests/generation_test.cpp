@@ -261,6 +261,14 @@ TEST(Generation, GreedyReadsCompiledNextTokens) {
   expectError(bad->generate({{1, 2}}, greedy(3), &result),
               "decode step 1: entry point 'decode': result 'next_tokens' "
               "holds token 19, outside [0, 16)");
+  // So is a result of the wrong shape.
+  TempDir emptyDir;
+  options.decodeSymbol = "ds_fake_decode_empty_next";
+  std::unique_ptr<Session> empty = openDecoder(emptyDir, options);
+  ASSERT_TRUE(empty);
+  expectError(empty->generate({{1, 2}}, greedy(3), &result),
+              "decode step 1: entry point 'decode': result 'next_tokens' "
+              "has shape [1,0], expected [1,1]");
 }
 
 TEST(Generation, RightPaddedBatchMatchesEachPromptAlone) {

@@ -242,6 +242,13 @@ void ds_fake_decode_bad_next(void **args) {
       kVocab + 3;
 }
 
+/// ds_fake_decode_next whose next_tokens have no positions ([B, 0]).
+void ds_fake_decode_empty_next(void **args) {
+  ds_fake_decode_next(args);
+  auto *block = static_cast<int64_t *>(args[0]);
+  reinterpret_cast<Memref2 *>(block + 9)->sizes[1] = 0;
+}
+
 /// A decode that returns logits of the wrong vocabulary size.
 void ds_fake_bad_decode(void **args) {
   ds_fake_decode(args);
