@@ -94,3 +94,14 @@ func.func @prefill(%logits: tensor<?x?x256xf32>) -> (tensor<?x?x256xf32>, tensor
 func.func @prefill(%logits: tensor<?x?x?xf32>) -> tensor<?x?x?xf32> {
   return %logits : tensor<?x?x?xf32>
 }
+
+// -----
+
+// expected-error @below {{expected a single return}}
+func.func @decode(%logits: tensor<?x1x256xf32>, %c: i1) -> tensor<?x1x256xf32> {
+  cf.cond_br %c, ^a, ^b
+^a:
+  return %logits : tensor<?x1x256xf32>
+^b:
+  return %logits : tensor<?x1x256xf32>
+}

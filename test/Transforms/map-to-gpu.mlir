@@ -123,6 +123,11 @@ func.func @cache_append(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
 // CHECK: memref.store
 // CHECK: gpu.barrier
 // CHECK: gpu.terminator
+// Reading another sequence's row of the buffer it writes makes the
+// iterations dependent: one block walks the sequences in order.
+// CHECK-LABEL: func.func @cache_append_reads_neighbour
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[ONE0:[a-z0-9_]+]], {{.*}} = %[[ONE0]], {{.*}} = %[[ONE0]]) threads
+// CHECK: scf.for
 // The same with a subview two sequences wide: iterations overlap, so one
 // block walks the sequences in order.
 // CHECK-LABEL: func.func @cache_append_overlap
@@ -142,6 +147,25 @@ func.func @cache_append_slices(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
     %dst = memref.subview %cache[%b, 0, %pi, 0] [1, 8, 1, 64] [1, 1, 1, 1] : memref<?x8x?x64xf32> to memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
     scf.parallel (%h, %d) = (%c0, %c0) to (%c8, %c64) step (%c1, %c1) {
       %x = memref.load %src[%c0, %h, %d] : memref<1x8x64xf32, strided<[512, 64, 1], offset: ?>>
+      memref.store %x, %dst[%c0, %h, %c0, %d] : memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+      scf.reduce
+    }
+  }
+  return
+}
+func.func @cache_append_reads_neighbour(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
+                                        %cache: memref<?x8x?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  %n = memref.dim %new, %c0 : memref<?x8x64xf32>
+  scf.for %b = %c0 to %n step %c1 {
+    %p = memref.load %pos[%b] : memref<?xi64>
+    %pi = arith.index_cast %p : i64 to index
+    %dst = memref.subview %cache[%b, 0, %pi, 0] [1, 8, 1, 64] [1, 1, 1, 1] : memref<?x8x?x64xf32> to memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+    scf.parallel (%h, %d) = (%c0, %c0) to (%c8, %c64) step (%c1, %c1) {
+      %x = memref.load %cache[%c0, %h, %c0, %d] : memref<?x8x?x64xf32>
       memref.store %x, %dst[%c0, %h, %c0, %d] : memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
       scf.reduce
     }
