@@ -195,6 +195,15 @@ static Status checkDerivedWeights(const Artifact &artifact) {
   return Status::success();
 }
 
+/// Finds result `name` of `entry`, or nullptr.
+static const TensorSpec *findResult(const EntryPointSpec &entry,
+                                    const std::string &name) {
+  for (const TensorSpec &result : entry.results)
+    if (result.name == name)
+      return &result;
+  return nullptr;
+}
+
 /// Finds graph input `name` of `entry`, or nullptr.
 static const TensorSpec *findInput(const EntryPointSpec &entry,
                                    const std::string &name) {
@@ -274,10 +283,7 @@ static Status checkGenerationEntry(const Artifact &artifact,
                          << "', which is neither the tokens, the positions "
                             "nor a cache";
   // Logits: float [batch, seq, vocab].
-  const TensorSpec *logits = nullptr;
-  for (const TensorSpec &result : entry.results)
-    if (result.name == generation.logits)
-      logits = &result;
+  const TensorSpec *logits = findResult(entry, generation.logits);
   if (!logits)
     return makeError() << "has no result '" << generation.logits
                        << "' (the logits)";
@@ -292,10 +298,7 @@ static Status checkGenerationEntry(const Artifact &artifact,
                        << generation.vocabSize;
   // Greedy token ids: i64 [batch, seq].
   if (!generation.nextTokens.empty()) {
-    const TensorSpec *next = nullptr;
-    for (const TensorSpec &result : entry.results)
-      if (result.name == generation.nextTokens)
-        next = &result;
+    const TensorSpec *next = findResult(entry, generation.nextTokens);
     if (!next)
       return makeError() << "has no result '" << generation.nextTokens
                          << "' (the greedy next tokens)";
