@@ -1,6 +1,7 @@
 import csv, sys, collections
-# usage: ncu_summary.py CSV N: the last N kernel launches of an ncu --csv
-# gpu__time_duration.sum run, summed by kernel name (benchmarks/profile_decode.sh).
+# usage: ncu_summary.py CSV N [TOP]: the last N kernel launches of an ncu --csv
+# gpu__time_duration.sum run, summed by kernel name (benchmarks/profile_decode.sh);
+# TOP > 0 also lists the TOP slowest single launches.
 rows = list(csv.reader(open(sys.argv[1])))
 n = int(sys.argv[2])
 hdr = None; recs = []
@@ -23,3 +24,8 @@ s = sum(tot.values())
 print(f"last {len(recs)} launches: total kernel time {s:.1f} us")
 for k, v in tot.most_common(30):
     print(f"{v:9.1f} us {100*v/s:5.1f}%  x{cnt[k]:<4} {k:28s} {grid[k]}")
+top = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+if top:
+    print(f"slowest {top} launches:")
+    for i, k, v, g, b in sorted(recs, key=lambda r: -r[2])[:top]:
+        print(f"{v:9.1f} us  #{i:<6} {k:28s} {g} {b}")

@@ -106,24 +106,52 @@ void serializeParallelLoops(Operation *root) {
 
 constexpr int64_t kThreadsPerBlock = 256;
 
+/// The trip count of each dimension of `loop` (never negative), built at
+/// `b`'s insertion point.
+SmallVector<Value> tripCounts(OpBuilder &b, Location loc,
+                              scf::ParallelOp loop) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  SmallVector<Value> counts;
+  for (unsigned d = 0; d < loop.getNumLoops(); ++d) {
+    Value extent = arith::SubIOp::create(b, loc, loop.getUpperBound()[d],
+                                         loop.getLowerBound()[d]);
+    counts.push_back(arith::MaxSIOp::create(
+        b, loc, arith::CeilDivSIOp::create(b, loc, extent, loop.getStep()[d]),
+        zero));
+  }
+  return counts;
+}
+
+/// Maps the induction variables of `loop` to the iteration with linear
+/// index `id` (the last dimension fastest: coalesced accesses for the
+/// row-major buffers the loops come from) and returns what is left of `id`
+/// above the outermost dimension.
+Value mapLinearIteration(OpBuilder &b, Location loc, scf::ParallelOp loop,
+                         ArrayRef<Value> counts, Value id, IRMapping &map,
+                         bool keepRest = false) {
+  Value rest = id;
+  for (int d = loop.getNumLoops() - 1; d >= 0; --d) {
+    bool last = d == 0 && !keepRest;
+    Value idx = last ? rest : arith::RemUIOp::create(b, loc, rest, counts[d]);
+    if (!last)
+      rest = arith::DivUIOp::create(b, loc, rest, counts[d]);
+    map.map(loop.getInductionVars()[d],
+            arith::AddIOp::create(
+                b, loc, loop.getLowerBound()[d],
+                arith::MulIOp::create(b, loc, idx, loop.getStep()[d])));
+  }
+  return rest;
+}
+
 /// Wraps `parallel` in a gpu.launch of one thread per iteration.
 void launchParallel(scf::ParallelOp parallel) {
   Location loc = parallel.getLoc();
   OpBuilder b(parallel);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  // Trip count of every dimension, and their product.
-  SmallVector<Value> counts;
+  SmallVector<Value> counts = tripCounts(b, loc, parallel);
   Value total = one;
-  for (unsigned d = 0; d < parallel.getNumLoops(); ++d) {
-    Value extent = arith::SubIOp::create(b, loc, parallel.getUpperBound()[d],
-                                         parallel.getLowerBound()[d]);
-    Value count =
-        arith::CeilDivSIOp::create(b, loc, extent, parallel.getStep()[d]);
-    count = arith::MaxSIOp::create(
-        b, loc, count, arith::ConstantIndexOp::create(b, loc, 0));
-    counts.push_back(count);
+  for (Value count : counts)
     total = arith::MulIOp::create(b, loc, total, count);
-  }
   Value threads = arith::ConstantIndexOp::create(b, loc, kThreadsPerBlock);
   Value blocks = arith::CeilDivSIOp::create(b, loc, total, threads);
   auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
@@ -140,18 +168,7 @@ void launchParallel(scf::ParallelOp parallel) {
 
   OpBuilder ib = guard.getThenBodyBuilder();
   IRMapping map;
-  // Delinearise, the last dimension fastest (coalesced accesses for the
-  // row-major buffers the loops come from).
-  Value rest = id;
-  for (int d = parallel.getNumLoops() - 1; d >= 0; --d) {
-    Value idx = d == 0 ? rest : arith::RemUIOp::create(ib, loc, rest, counts[d]);
-    if (d > 0)
-      rest = arith::DivUIOp::create(ib, loc, rest, counts[d]);
-    Value iv = arith::AddIOp::create(
-        ib, loc, parallel.getLowerBound()[d],
-        arith::MulIOp::create(ib, loc, idx, parallel.getStep()[d]));
-    map.map(parallel.getInductionVars()[d], iv);
-  }
+  mapLinearIteration(ib, loc, parallel, counts, id, map);
   for (Operation &op : parallel.getBody()->without_terminator())
     ib.clone(op, map);
   serializeParallelLoops(guard);
@@ -188,32 +205,15 @@ bool writesOnlyInParallelLoops(Operation *root) {
 void distributeOverBlock(scf::ParallelOp loop, Value tid, int64_t threads) {
   Location loc = loop.getLoc();
   OpBuilder b(loop);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  SmallVector<Value> counts;
+  SmallVector<Value> counts = tripCounts(b, loc, loop);
   Value total = arith::ConstantIndexOp::create(b, loc, 1);
-  for (unsigned d = 0; d < loop.getNumLoops(); ++d) {
-    Value extent = arith::SubIOp::create(b, loc, loop.getUpperBound()[d],
-                                         loop.getLowerBound()[d]);
-    Value count = arith::MaxSIOp::create(
-        b, loc, arith::CeilDivSIOp::create(b, loc, extent, loop.getStep()[d]),
-        zero);
-    counts.push_back(count);
+  for (Value count : counts)
     total = arith::MulIOp::create(b, loc, total, count);
-  }
   auto strided = scf::ForOp::create(
       b, loc, tid, total, arith::ConstantIndexOp::create(b, loc, threads));
   OpBuilder ib = OpBuilder::atBlockBegin(strided.getBody());
   IRMapping map;
-  Value rest = strided.getInductionVar();
-  for (int d = loop.getNumLoops() - 1; d >= 0; --d) {
-    Value idx = d == 0 ? rest : arith::RemUIOp::create(ib, loc, rest, counts[d]);
-    if (d > 0)
-      rest = arith::DivUIOp::create(ib, loc, rest, counts[d]);
-    map.map(loop.getInductionVars()[d],
-            arith::AddIOp::create(
-                ib, loc, loop.getLowerBound()[d],
-                arith::MulIOp::create(ib, loc, idx, loop.getStep()[d])));
-  }
+  mapLinearIteration(ib, loc, loop, counts, strided.getInductionVar(), map);
   for (Operation &op : loop.getBody()->without_terminator())
     ib.clone(op, map);
   gpu::BarrierOp::create(b, loc);
@@ -310,6 +310,88 @@ bool hasIndependentIterations(scf::ForOp loop) {
   return true;
 }
 
+/// The parallel loop that ends the body of `loop` when the rest of the body
+/// only computes values for it (loads, views, scalar arithmetic) and its
+/// bounds are defined outside `loop`, so the host can count its iterations.
+scf::ParallelOp flattenableParallel(scf::ForOp loop) {
+  Block *body = loop.getBody();
+  if (body->getOperations().size() < 2)
+    return nullptr;
+  auto parallel =
+      dyn_cast<scf::ParallelOp>(body->getTerminator()->getPrevNode());
+  if (!parallel || parallel.getNumResults() != 0)
+    return nullptr;
+  for (Operation &op : body->without_terminator()) {
+    if (&op == parallel.getOperation())
+      break;
+    if (op.getNumRegions() != 0 ||
+        !(isPure(&op) || isHostOp(&op) || isa<memref::LoadOp>(op)) ||
+        isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
+            func::CallOp>(op))
+      return nullptr;
+  }
+  for (Value bound : llvm::concat<Value>(parallel.getLowerBound(),
+                                         parallel.getUpperBound(),
+                                         parallel.getStep()))
+    if (!loop.isDefinedOutsideOfLoop(bound))
+      return nullptr;
+  return parallel;
+}
+
+/// Runs a loop of independent iterations that ends in `parallel`
+/// (flattenableParallel) as one launch of a thread per (iteration,
+/// parallel iteration) pair, the parallel loop's last dimension fastest:
+/// each thread computes its iteration's values (a position loaded from a
+/// buffer, the views at it) and then its one element. A per-sequence cache
+/// append of a 512-token prompt becomes 512 * heads * head_dim threads
+/// rather than one block per sequence.
+void launchFlattened(scf::ForOp loop, scf::ParallelOp parallel) {
+  Location loc = loop.getLoc();
+  OpBuilder b(loop);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value trips = arith::MaxSIOp::create(
+      b, loc,
+      arith::CeilDivSIOp::create(
+          b, loc,
+          arith::SubIOp::create(b, loc, loop.getUpperBound(),
+                                loop.getLowerBound()),
+          loop.getStep()),
+      zero);
+  SmallVector<Value> counts = tripCounts(b, loc, parallel);
+  Value total = trips;
+  for (Value count : counts)
+    total = arith::MulIOp::create(b, loc, total, count);
+  Value threads = arith::ConstantIndexOp::create(b, loc, kThreadsPerBlock);
+  Value blocks = arith::CeilDivSIOp::create(b, loc, total, threads);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
+  OpBuilder lb = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Value id = arith::AddIOp::create(
+      lb, loc, arith::MulIOp::create(lb, loc, launch.getBlockIds().x, threads),
+      launch.getThreadIds().x);
+  auto guard = scf::IfOp::create(
+      lb, loc,
+      arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::ult, id, total),
+      /*withElse=*/false);
+  gpu::TerminatorOp::create(lb, loc);
+  OpBuilder ib = guard.getThenBodyBuilder();
+  IRMapping map;
+  Value iteration =
+      mapLinearIteration(ib, loc, parallel, counts, id, map, /*keepRest=*/true);
+  map.map(loop.getInductionVar(),
+          arith::AddIOp::create(
+              ib, loc, loop.getLowerBound(),
+              arith::MulIOp::create(ib, loc, iteration, loop.getStep())));
+  for (Operation &op : loop.getBody()->without_terminator())
+    if (&op != parallel.getOperation())
+      ib.clone(op, map);
+  for (Operation &op : parallel.getBody()->without_terminator())
+    ib.clone(op, map);
+  serializeParallelLoops(guard);
+  loop.erase();
+}
+
 /// Wraps `op` in a gpu.launch. When its sequential part only reads memory
 /// (the per-sequence KV-cache append: for each sequence, load its position,
 /// copy its keys into the cache there), one block runs it: every thread
@@ -322,6 +404,8 @@ void launchSequential(Operation *op) {
   bool distribute = writesOnlyInParallelLoops(op);
   auto loop = dyn_cast<scf::ForOp>(op);
   if (distribute && loop && hasIndependentIterations(loop)) {
+    if (scf::ParallelOp parallel = flattenableParallel(loop))
+      return launchFlattened(loop, parallel);
     // A block per iteration, its parallel loops spread over the block.
     Value trips = arith::MaxSIOp::create(
         b, loc,

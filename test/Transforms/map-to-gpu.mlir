@@ -110,15 +110,38 @@ func.func @cache_append(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
 // The cache append as the pipeline produces it: each sequence copies into a
 // subview of the cache at offset (sequence, 0, position, 0) with size 1 in
 // the sequence dimension, so the iterations write disjoint rows and are
-// independent: a block per sequence, the copy spread over its threads.
+// independent. Its body is a position load, views and one copy whose
+// bounds the host knows: one thread per (sequence, head, element), the
+// sequence slowest, each loading its sequence's position.
 // CHECK-LABEL: func.func @cache_append_slices
 // CHECK: %[[N:.+]] = memref.dim
 // CHECK: %[[TRIPS:.+]] = arith.maxsi
-// CHECK: gpu.launch blocks(%[[BX:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %[[TRIPS]], {{.*}}) threads(%[[TID:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %c256{{.*}},
-// CHECK-NOT: scf.for %{{.+}} = %c0{{.*}} to %[[N]]
-// CHECK: %[[SEQ:.+]] = arith.addi %c0{{.*}}, %{{.+}}
+// CHECK: %[[H:.+]] = arith.maxsi
+// CHECK: %[[D:.+]] = arith.maxsi
+// CHECK: %[[TH:.+]] = arith.muli %[[TRIPS]], %[[H]]
+// CHECK: %[[TOTAL:.+]] = arith.muli %[[TH]], %[[D]]
+// CHECK: %[[BLOCKS:.+]] = arith.ceildivsi %[[TOTAL]], %c256
+// CHECK: gpu.launch blocks(%[[BX:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %[[BLOCKS]], {{.*}}) threads(%[[TID:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %c256{{.*}},
+// CHECK-NOT: scf.for
+// CHECK: arith.cmpi ult, %{{.+}}, %[[TOTAL]]
+// CHECK: %[[REST:.+]] = arith.divui %{{.+}}, %[[D]]
+// CHECK: %[[SEQI:.+]] = arith.divui %[[REST]], %[[H]]
+// CHECK: %[[SEQS:.+]] = arith.muli %[[SEQI]], %c1
+// CHECK: %[[SEQ:.+]] = arith.addi %c0{{.*}}, %[[SEQS]]
 // CHECK: memref.load %{{.+}}[%[[SEQ]]] : memref<?xi64>
 // CHECK: memref.subview %{{.+}}[%[[SEQ]], 0, %{{.+}}, 0] [1, 8, 1, 64]
+// CHECK-NOT: scf.for
+// CHECK: memref.store
+// CHECK-NOT: gpu.barrier
+// CHECK: gpu.terminator
+// When the copy's bounds depend on what the iteration loaded, the host
+// cannot count the threads: a block per sequence, the copy spread over its
+// threads.
+// CHECK-LABEL: func.func @cache_append_loaded_length
+// CHECK: %[[TRIPS:.+]] = arith.maxsi
+// CHECK: gpu.launch blocks(%[[BX:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %[[TRIPS]], {{.*}}) threads(%[[TID:[a-z0-9_]+]], {{.*}}) in ({{.*}} = %c256{{.*}},
+// CHECK: %[[SEQ:.+]] = arith.addi %c0{{.*}}, %{{.+}}
+// CHECK: memref.load %{{.+}}[%[[SEQ]]] : memref<?xi64>
 // CHECK: scf.for %{{.+}} = %[[TID]] to %{{.+}} step %c256
 // CHECK: memref.store
 // CHECK: gpu.barrier
@@ -146,6 +169,25 @@ func.func @cache_append_slices(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
     %src = memref.subview %new[%b, 0, 0] [1, 8, 64] [1, 1, 1] : memref<?x8x64xf32> to memref<1x8x64xf32, strided<[512, 64, 1], offset: ?>>
     %dst = memref.subview %cache[%b, 0, %pi, 0] [1, 8, 1, 64] [1, 1, 1, 1] : memref<?x8x?x64xf32> to memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
     scf.parallel (%h, %d) = (%c0, %c0) to (%c8, %c64) step (%c1, %c1) {
+      %x = memref.load %src[%c0, %h, %d] : memref<1x8x64xf32, strided<[512, 64, 1], offset: ?>>
+      memref.store %x, %dst[%c0, %h, %c0, %d] : memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+      scf.reduce
+    }
+  }
+  return
+}
+func.func @cache_append_loaded_length(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
+                                      %cache: memref<?x8x?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %n = memref.dim %new, %c0 : memref<?x8x64xf32>
+  scf.for %b = %c0 to %n step %c1 {
+    %p = memref.load %pos[%b] : memref<?xi64>
+    %pi = arith.index_cast %p : i64 to index
+    %src = memref.subview %new[%b, 0, 0] [1, 8, 64] [1, 1, 1] : memref<?x8x64xf32> to memref<1x8x64xf32, strided<[512, 64, 1], offset: ?>>
+    %dst = memref.subview %cache[%b, 0, 0, 0] [1, 8, 1, 64] [1, 1, 1, 1] : memref<?x8x?x64xf32> to memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+    scf.parallel (%h, %d) = (%c0, %c0) to (%c8, %pi) step (%c1, %c1) {
       %x = memref.load %src[%c0, %h, %d] : memref<1x8x64xf32, strided<[512, 64, 1], offset: ?>>
       memref.store %x, %dst[%c0, %h, %c0, %d] : memref<1x8x1x64xf32, strided<[?, ?, 64, 1], offset: ?>>
       scf.reduce
