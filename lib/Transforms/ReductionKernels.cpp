@@ -354,7 +354,11 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   // A block per output for long static reductions, else a warp.
   bool perBlock = !ShapedType::isDynamic(staticExtent) &&
                   staticExtent >= kBlockReductionMin;
-  int64_t outputsPerBlock = perBlock ? 1 : kWarpsPerBlock;
+  // A short static row gets a group of lanes rather than the whole warp
+  // (reductionGroup): attention's scores over a 64-wide head take 8 lanes,
+  // 4 scores a warp.
+  int64_t group = perBlock ? kWarpSize : reductionGroup(staticExtent);
+  int64_t outputsPerBlock = perBlock ? 1 : kWarpsPerBlock * (kWarpSize / group);
   Value outputs;
   Value blocks;
   if (!dynamicOutputs) {
@@ -367,7 +371,7 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
                                           cIndex(b, loc, staticOutputs));
     blocks = perBlock ? outputs
                       : arith::CeilDivSIOp::create(b, loc, outputs,
-                                                   cIndex(b, loc, kWarpsPerBlock))
+                                                   cIndex(b, loc, outputsPerBlock))
                             .getResult();
   }
   Value reductionExtent = extents[numParallel];
@@ -408,6 +412,14 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
     thread = lane;
     stride = warpSize;
   }
+  // Groups of lanes: `linear` is the warp's first output until the guard.
+  Value groupSize = cIndex(kb, loc, group);
+  if (group < kWarpSize) {
+    linear = arith::MulIOp::create(kb, loc, linear,
+                                   cIndex(kb, loc, kWarpSize / group));
+    thread = arith::RemUIOp::create(kb, loc, lane, groupSize);
+    stride = groupSize;
+  }
   // Uniform across the warp (the block), so every lane of a working warp
   // reaches the shuffles (and every thread the barrier).
   Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
@@ -415,8 +427,19 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
   gpu::TerminatorOp::create(kb, loc);
 
-  // Delinearise the output index, the last parallel dimension fastest.
   OpBuilder ib = guard.getThenBodyBuilder();
+  // A group past the last output computes the last one again (the whole
+  // warp takes part in the shuffles) and stores nothing.
+  Value valid;
+  if (group < kWarpSize) {
+    Value own = arith::AddIOp::create(
+        ib, loc, linear, arith::DivUIOp::create(ib, loc, lane, groupSize));
+    valid = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::ult, own,
+                                  outputs);
+    linear = arith::MinUIOp::create(
+        ib, loc, own, arith::SubIOp::create(ib, loc, outputs, cIndex(ib, loc, 1)));
+  }
+  // Delinearise the output index, the last parallel dimension fastest.
   SmallVector<Value> ivs(numParallel + 1);
   delinearize(ib, loc, linear, extents, numParallel, ivs);
   // The output map does not use the reduction dimension; any index does.
@@ -446,17 +469,27 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   SmallVector<Value> folded = foldStrided(ib, loc, r, start, thread, stride,
                                           reductionExtent, candidatesAt);
 
-  // Butterfly across the warp: every lane ends with the warp's result.
+  // Butterfly across the group: every lane ends with the group's result.
   SmallVector<Value> accs = folded;
-  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+  for (int32_t offset = group / 2; offset > 0; offset /= 2) {
     SmallVector<Value> others;
     for (Value acc : accs)
       others.push_back(shuffleXor(ib, loc, acc, offset));
     accs = combine(ib, loc, r, accs, others);
   }
 
+  // The first lane of the warp (of the group).
   Value isLane0 = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq,
-                                        lane, cIndex(ib, loc, 0));
+                                        valid ? thread : lane,
+                                        cIndex(ib, loc, 0));
+  if (valid) {
+    isLane0 = arith::AndIOp::create(ib, loc, isLane0, valid);
+    if (r.epilogue) {
+      // The epilogue may write over its inputs: a repeated group must not.
+      auto own = scf::IfOp::create(ib, loc, valid, /*withElse=*/false);
+      ib.setInsertionPointToStart(own.thenBlock());
+    }
+  }
   if (r.epilogue) {
     // Every thread of the group gets the row's value, then runs the
     // epilogue over the row. The group's reads of the row are over (before

@@ -25,6 +25,16 @@ constexpr int64_t kUnroll = 4;
 /// (8 warps, combined through shared memory) instead of a warp.
 constexpr int64_t kBlockReductionMin = 256;
 
+/// Lanes per output of the warp kernel for a row of `extent` elements:
+/// about 8 elements a lane (two kUnroll steps), a power of two up to the
+/// warp. A dynamic row gets the whole warp.
+inline int64_t reductionGroup(int64_t extent) {
+  if (ShapedType::isDynamic(extent))
+    return kWarpSize;
+  int64_t lanes = llvm::PowerOf2Ceil(llvm::divideCeil(extent, 2 * kUnroll));
+  return std::clamp<int64_t>(lanes, 1, kWarpSize);
+}
+
 /// A matched row reduction.
 struct RowReduction {
   linalg::GenericOp op;

@@ -758,3 +758,105 @@ func.func @no_epilogue(%x: memref<?x256xf32>, %z: memref<?x256xf32>,
   }
   return %sum : memref<?xf32>
 }
+
+// -----
+
+#q = affine_map<(b, h, k, d) -> (b, h, d)>
+#kk = affine_map<(b, h, k, d) -> (b, h floordiv 4, k, d)>
+#o = affine_map<(b, h, k, d) -> (b, h, k)>
+
+// Attention's scores, Q x K^T over a 64-wide head: a static row shorter
+// than 256 gets a group of lanes, about 8 elements each (8 lanes here), so
+// a warp computes 4 scores and a block 32: the grid is ceil(outputs / 32).
+// Lane l works on output 4 * warp + l / 8 at elements l % 8, + 8, ...; the
+// butterfly stays in the group (offsets 4, 2, 1); a group past the last
+// output recomputes the last one (min) so the whole warp shuffles, and only
+// a valid group's first lane stores.
+// CHECK-LABEL: func.func @scores_lane_groups
+// CHECK: %[[OUTS:.+]] = arith.muli %{{.+}}, %c32 : index
+// CHECK: %[[BLOCKS:.+]] = arith.ceildivsi %[[OUTS]], %c32 : index
+// CHECK: gpu.launch blocks(%[[BX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[BLOCKS]], {{.*}} threads(%[[TX:.+]], %{{.+}}, %{{.+}}) in
+// CHECK: %[[WARP:.+]] = arith.divui %[[TX]], %c32
+// CHECK: %[[LANE:.+]] = arith.remui %[[TX]], %c32
+// CHECK: %[[W8:.+]] = arith.muli %[[BX]], %c8
+// CHECK: %[[GW:.+]] = arith.addi %[[W8]], %[[WARP]]
+// CHECK: %[[FIRST:.+]] = arith.muli %[[GW]], %c4
+// CHECK: %[[T:.+]] = arith.remui %[[LANE]], %c8
+// CHECK: %[[IN:.+]] = arith.cmpi ult, %[[FIRST]], %[[OUTS]]
+// CHECK: scf.if %[[IN]] {
+// CHECK: %[[G:.+]] = arith.divui %[[LANE]], %c8
+// CHECK: %[[OWN:.+]] = arith.addi %[[FIRST]], %[[G]]
+// CHECK: %[[VALID:.+]] = arith.cmpi ult, %[[OWN]], %[[OUTS]]
+// CHECK: %[[LASTOUT:.+]] = arith.subi %[[OUTS]], %c1
+// CHECK: arith.minui %[[OWN]], %[[LASTOUT]]
+// CHECK: scf.for %[[BASE:.+]] = %c0 to %{{.+}} step %{{.+}} iter_args
+// CHECK: arith.addi %[[BASE]], %[[T]]
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c64 step %c8 iter_args
+// CHECK-NOT: gpu.shuffle  xor %{{.+}}, %c16_i32
+// CHECK: gpu.shuffle  xor %{{.+}}, %c4_i32, %c32_i32 : f32
+// CHECK: gpu.shuffle  xor %{{.+}}, %c2_i32, %c32_i32 : f32
+// CHECK: gpu.shuffle  xor %{{.+}}, %c1_i32, %c32_i32 : f32
+// CHECK: %[[T0:.+]] = arith.cmpi eq, %[[T]], %c0
+// CHECK: %[[W:.+]] = arith.andi %[[T0]], %[[VALID]]
+// CHECK: scf.if %[[W]] {
+// CHECK: memref.store
+func.func @scores_lane_groups(%q: memref<?x32x64xbf16>, %k: memref<?x8x?x64xbf16>,
+                              %s: memref<?x32x?xf32>) {
+  linalg.generic {indexing_maps = [#q, #kk, #o],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<?x32x64xbf16>, memref<?x8x?x64xbf16>)
+      outs(%s : memref<?x32x?xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %o: f32):
+    %ea = arith.extf %a : bf16 to f32
+    %eb = arith.extf %b : bf16 to f32
+    %m = arith.mulf %ea, %eb : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+
+// A row epilogue after a lane-group reduction (a 64-wide row max, then the
+// exponentials written over the row in place): only a valid group runs it,
+// since a repeated group would read what the real one already overwrote.
+// CHECK-LABEL: func.func @group_epilogue
+// CHECK: gpu.launch
+// CHECK: %[[T:.+]] = arith.remui %{{.+}}, %c8
+// CHECK: arith.cmpi ult
+// CHECK: scf.if
+// CHECK: %[[VALID:.+]] = arith.cmpi ult
+// CHECK-COUNT-3: gpu.shuffle
+// CHECK: scf.if %[[VALID]] {
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %{{.+}} {
+// CHECK: math.exp
+// CHECK: memref.store
+// CHECK: gpu.terminator
+func.func @group_epilogue(%s: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %n = memref.dim %s, %c0 : memref<?x64xf32>
+  %max = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%s : memref<?x64xf32>) outs(%max : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %m = arith.maxnumf %in, %o : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#row, #out, #row],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%s, %max : memref<?x64xf32>, memref<?xf32>) outs(%s : memref<?x64xf32>) {
+  ^bb0(%si: f32, %mi: f32, %o: f32):
+    %d = arith.subf %si, %mi : f32
+    %e = math.exp %d : f32
+    linalg.yield %e : f32
+  }
+  memref.dealloc %max : memref<?xf32>
+  return
+}
