@@ -63,6 +63,16 @@ constexpr int64_t kMmaRows = 16, kMmaCols = 8, kMmaStep = 32;
 // Up to this many rows the CUDA-core kernel is the faster (measured on an
 // H200: 23 us against 31 us for Llama-1B's gate/up GEMV at batch 1).
 constexpr int64_t kMmaMinRows = 4;
+// The tiled tensor-core GEMM (prefill's many rows): blocks of 2 x 2 warps,
+// each warp 32 rows x 32 columns (2 x 4 mma tiles), so every 16-byte load
+// feeds 2 or 4 mma's instead of the GEMV kernel's 2 for 3 loads.
+constexpr int64_t kGemmWarpRows = 32, kGemmWarpCols = 32;
+constexpr int64_t kGemmWarpsM = 2, kGemmWarpsN = 2;
+constexpr int64_t kGemmRows = kGemmWarpRows * kGemmWarpsM;
+constexpr int64_t kGemmCols = kGemmWarpCols * kGemmWarpsN;
+// More rows than this take the GEMM kernel; up to it the GEMV kernel, which
+// reads the weight once, stays memory-bound (decode up to batch 64).
+constexpr int64_t kGemmMinRows = 64;
 
 /// An index constant.
 Value cIndex(OpBuilder &b, Location loc, int64_t v) {
@@ -88,6 +98,9 @@ struct Tile {
   /// The tensor-core kernel: 16 rows and 8 columns a block, `warps`
   /// splitting K, `stages` 32-element steps in flight per warp.
   bool mma = false;
+  /// The tiled tensor-core GEMM: kGemmRows x kGemmCols a block of
+  /// kGemmWarpsM x kGemmWarpsN warps, `stages` K steps in flight.
+  bool gemm = false;
 };
 
 /// bf16/f16 operands and whole 32-element K steps.
@@ -284,6 +297,14 @@ FailureOr<Tile> tileFromAttr(Gemv &g, ds::TileAttr attr) {
     tile.mma = true;
     return tile;
   }
+  if (mmaCapable(g) && sizes.size() == 3 && sizes[0] == kGemmRows &&
+      sizes[1] == kGemmCols && attr.getStages() >= 1 &&
+      sizes[2] == kMmaStep * attr.getStages() &&
+      attr.getWarps() == kGemmWarpsM * kGemmWarpsN) {
+    Tile tile{kGemmRows, attr.getWarps(), attr.getStages()};
+    tile.gemm = true;
+    return tile;
+  }
   Tile tile{sizes.size() == 3 ? sizes[0] : 0, attr.getWarps(),
             attr.getStages()};
   if (sizes.size() != 3 || tile.rows < 1 || tile.rows > 64 ||
@@ -294,7 +315,8 @@ FailureOr<Tile> tileFromAttr(Gemv &g, ds::TileAttr attr) {
         << " is not a GEMV tile: expected sizes = [rows (1-64), warps, "
         << kWarpSize * g.vector << " x stages], warps 1-32"
         << (mmaCapable(g) ? ", or [16, 8, 32 x stages] for the tensor-core "
-                            "kernel"
+                            "GEMV, or [64, 64, 32 x stages] with 4 warps for "
+                            "the tensor-core GEMM"
                           : "");
     return failure();
   }
@@ -583,6 +605,53 @@ void buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
   emitOutput(sb, loc, g, leadSizes, row, col, mine);
 }
 
+/// acc (4 f32: D[r][2g..], D[r + 8][2g..] for lane l = 4r + g) += the two
+/// mma.sync m16n8k16 products of one 32-element K step, from the lane's
+/// 16-byte loads of elements [8g, 8g + 8) of activation rows r and r + 8
+/// (`lo`, `hi`) and of weight row r (`w`). The K order inside a step does
+/// not change the sum, so those 8 elements are the lane's share of two
+/// mma's: A fragment {lo[0:2], hi[0:2], lo[2:4], hi[2:4]} and B fragment
+/// {w[0:2], w[2:4]} for the first, [4:8] for the second; both operands use
+/// the same permutation of K.
+SmallVector<Value> mmaStep(OpBuilder &mb, Location loc, Type elementType,
+                           Value w, Value lo, Value hi, ValueRange acc) {
+  MLIRContext *ctx = mb.getContext();
+  Type i32 = mb.getI32Type(), f32 = mb.getF32Type();
+  auto fragmentType =
+      LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  NVVM::MMATypes ptxType =
+      elementType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  // Packs element pairs of `v` (2n elements) into n i32 registers.
+  auto pack = [&](Value v) -> SmallVector<Value> {
+    int64_t n = cast<VectorType>(v.getType()).getNumElements() / 2;
+    Value words =
+        vector::BitCastOp::create(mb, loc, VectorType::get({n}, i32), v);
+    SmallVector<Value> regs;
+    for (int64_t i = 0; i < n; ++i)
+      regs.push_back(vector::ExtractOp::create(mb, loc, words, i));
+    return regs;
+  };
+  SmallVector<Value> c(acc);
+  for (int64_t half = 0; half < 2; ++half) {
+    int64_t e = 4 * half;
+    Value a = vector::ShuffleOp::create(
+        mb, loc, lo, hi,
+        ArrayRef<int64_t>{e, e + 1, 8 + e, 9 + e, e + 2, e + 3, 10 + e,
+                          11 + e});
+    Value bv = vector::ShuffleOp::create(
+        mb, loc, w, w, ArrayRef<int64_t>{e, e + 1, e + 2, e + 3});
+    auto mma = NVVM::MmaOp::create(
+        mb, loc, fragmentType, pack(a), pack(bv), c,
+        ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    for (int64_t i = 0; i < 4; ++i)
+      c[i] = LLVM::ExtractValueOp::create(mb, loc, mma.getResult(), i);
+  }
+  return c;
+}
+
 /// The tensor-core kernel (bf16/f16): a block owns 8 columns and 16 rows;
 /// its warps split K and run mma.sync m16n8k16 over their share in steps of
 /// 32, then sum their fragments through shared memory and warp 0 writes.
@@ -642,10 +711,6 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
       cIndex(kb, loc, g.k));
 
   auto vec8 = VectorType::get({8}, g.elementType);
-  Type i32 = kb.getI32Type(), f32 = kb.getF32Type();
-  auto fragmentType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-  NVVM::MMATypes ptxType =
-      g.elementType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   // One step: three 16-byte loads, two mma's.
   struct Loads {
     Value w, lo, hi;
@@ -658,38 +723,8 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
             vector::LoadOp::create(lb, loc, vec8, x, ValueRange{xHi, kIdx},
                                    false, llvm::MaybeAlign(xAlign))};
   };
-  // Packs element pairs of `v` (2n elements) into n i32 registers.
-  auto pack = [&](OpBuilder &pb, Value v) -> SmallVector<Value> {
-    int64_t n = cast<VectorType>(v.getType()).getNumElements() / 2;
-    Value words = vector::BitCastOp::create(
-        pb, loc, VectorType::get({n}, i32), v);
-    SmallVector<Value> regs;
-    for (int64_t i = 0; i < n; ++i)
-      regs.push_back(vector::ExtractOp::create(pb, loc, words, i));
-    return regs;
-  };
-  // acc (4 f32: D[r][2g..], D[r + 8][2g..]) += the step's two products.
-  auto multiply = [&](OpBuilder &mb, const Loads &l,
-                      ValueRange acc) -> SmallVector<Value> {
-    SmallVector<Value> c(acc);
-    for (int64_t half = 0; half < 2; ++half) {
-      int64_t e = 4 * half;
-      Value a = vector::ShuffleOp::create(
-          mb, loc, l.lo, l.hi,
-          ArrayRef<int64_t>{e, e + 1, 8 + e, 9 + e, e + 2, e + 3, 10 + e,
-                            11 + e});
-      Value bv = vector::ShuffleOp::create(
-          mb, loc, l.w, l.w, ArrayRef<int64_t>{e, e + 1, e + 2, e + 3});
-      auto mma = NVVM::MmaOp::create(
-          mb, loc, fragmentType, pack(mb, a), pack(mb, bv), c,
-          ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-          std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                         NVVM::MMALayout::col});
-      for (int64_t i = 0; i < 4; ++i)
-        c[i] = LLVM::ExtractValueOp::create(mb, loc, mma.getResult(), i);
-    }
-    return c;
+  auto multiply = [&](OpBuilder &mb, const Loads &l, ValueRange acc) {
+    return mmaStep(mb, loc, g.elementType, l.w, l.lo, l.hi, acc);
   };
 
   Value zero = arith::ConstantOp::create(kb, loc, kb.getF32FloatAttr(0.0f));
@@ -771,6 +806,141 @@ void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
   }
 }
 
+/// The tiled tensor-core GEMM (bf16/f16) for many rows (prefill): a block
+/// of kGemmWarpsM x kGemmWarpsN warps owns kGemmRows x kGemmCols outputs,
+/// each warp a 32 x 32 tile of 2 x 4 m16n8k16 fragments over the whole K.
+/// Per 32-element K step, lane l = 4r + g loads 16 bytes (elements
+/// [8g, 8g + 8)) of the 4 weight rows n0 + 8j + r and of the 4 activation
+/// rows m0 + 16i + r (+ 8), and runs the 16 mma's they feed (mmaStep);
+/// `stages` steps' loads are issued before their mma's. The warps of a
+/// block share rows and columns through L1. No shared memory and no K
+/// split: each lane ends with its fragments and writes them through the
+/// epilogue. Rows and columns past the edges are clamped (read, never
+/// stored).
+void buildGemmKernel(OpBuilder &b, Gemv g, const Tile &tile,
+                     ds::TileAttr tileAttr) {
+  Location loc = g.matmul.getLoc();
+  constexpr int64_t mt = kGemmWarpRows / kMmaRows; // m16 tiles a warp
+  constexpr int64_t nt = kGemmWarpCols / kMmaCols; // n8 tiles a warp
+  KernelFrame frame = buildFrame(b, g, kGemmCols, kGemmRows,
+                                 kGemmWarpsM * kGemmWarpsN, tileAttr,
+                                 "gemm_mma");
+  gpu::LaunchOp launch = frame.launch;
+  Value x = frame.x, w = frame.w, rows = frame.rows, lane = frame.lane,
+        warp = frame.warp;
+  OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
+  Value m0 = arith::AddIOp::create(
+      kb, loc,
+      arith::MulIOp::create(kb, loc, launch.getBlockIds().y,
+                            cIndex(kb, loc, kGemmRows)),
+      arith::MulIOp::create(
+          kb, loc,
+          arith::DivUIOp::create(kb, loc, warp, cIndex(kb, loc, kGemmWarpsN)),
+          cIndex(kb, loc, kGemmWarpRows)));
+  Value n0 = arith::AddIOp::create(
+      kb, loc,
+      arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
+                            cIndex(kb, loc, kGemmCols)),
+      arith::MulIOp::create(
+          kb, loc,
+          arith::RemUIOp::create(kb, loc, warp, cIndex(kb, loc, kGemmWarpsN)),
+          cIndex(kb, loc, kGemmWarpCols)));
+  Value group = arith::RemUIOp::create(kb, loc, lane, cIndex(kb, loc, 4));
+  Value r = arith::DivUIOp::create(kb, loc, lane, cIndex(kb, loc, 4));
+  Value kOff = arith::MulIOp::create(kb, loc, group, cIndex(kb, loc, 8));
+  Value lastRow = arith::SubIOp::create(kb, loc, rows, cIndex(kb, loc, 1));
+  // The rows this lane loads: weight rows n0 + 8j + r, activation rows
+  // m0 + 16i + r and + 8 (clamped).
+  SmallVector<Value> wRows, xRows;
+  for (int64_t j = 0; j < nt; ++j)
+    wRows.push_back(arith::MinUIOp::create(
+        kb, loc,
+        arith::AddIOp::create(kb, loc, n0,
+                              arith::AddIOp::create(kb, loc, r,
+                                                    cIndex(kb, loc, 8 * j))),
+        cIndex(kb, loc, g.n - 1)));
+  for (int64_t i = 0; i < 2 * mt; ++i)
+    xRows.push_back(arith::MinSIOp::create(
+        kb, loc,
+        arith::AddIOp::create(kb, loc, m0,
+                              arith::AddIOp::create(kb, loc, r,
+                                                    cIndex(kb, loc, 8 * i))),
+        lastRow));
+
+  auto vec8 = VectorType::get({8}, g.elementType);
+  // One step's loads: nt weight pieces, then 2 * mt activation pieces.
+  auto load = [&](OpBuilder &lb, Value kIdx) {
+    SmallVector<Value> v;
+    for (Value row : wRows)
+      v.push_back(vector::LoadOp::create(lb, loc, vec8, w, ValueRange{row, kIdx},
+                                         false, llvm::MaybeAlign(kVectorBytes)));
+    for (Value row : xRows)
+      v.push_back(vector::LoadOp::create(lb, loc, vec8, x, ValueRange{row, kIdx},
+                                         false,
+                                         llvm::MaybeAlign(frame.xAlign)));
+    return v;
+  };
+  // Accumulators: fragment (i, j) at 4 * (i * nt + j).
+  auto multiply = [&](OpBuilder &mb, ArrayRef<Value> l, ValueRange acc) {
+    SmallVector<Value> next;
+    for (int64_t i = 0; i < mt; ++i)
+      for (int64_t j = 0; j < nt; ++j)
+        llvm::append_range(
+            next, mmaStep(mb, loc, g.elementType, l[j], l[nt + 2 * i],
+                          l[nt + 2 * i + 1], acc.slice(4 * (i * nt + j), 4)));
+    return next;
+  };
+  Value zero = arith::ConstantOp::create(kb, loc, kb.getF32FloatAttr(0.0f));
+  int64_t perIter = kMmaStep * tile.stages;
+  Value mainEnd = cIndex(kb, loc, g.k / perIter * perIter);
+  SmallVector<Value> inits(4 * mt * nt, zero);
+  auto main = scf::ForOp::create(
+      kb, loc, cIndex(kb, loc, 0), mainEnd, cIndex(kb, loc, perIter), inits,
+      [&](OpBuilder &lb, Location, Value kk, ValueRange accs) {
+        SmallVector<SmallVector<Value>> loads;
+        for (int64_t st = 0; st < tile.stages; ++st)
+          loads.push_back(load(
+              lb, arith::AddIOp::create(
+                      lb, loc, arith::AddIOp::create(lb, loc, kk, kOff),
+                      cIndex(lb, loc, st * kMmaStep))));
+        SmallVector<Value> acc(accs);
+        for (int64_t st = 0; st < tile.stages; ++st)
+          acc = multiply(lb, loads[st], acc);
+        scf::YieldOp::create(lb, loc, acc);
+      });
+  auto tail = scf::ForOp::create(
+      kb, loc, mainEnd, cIndex(kb, loc, g.k), cIndex(kb, loc, kMmaStep),
+      main.getResults(),
+      [&](OpBuilder &lb, Location, Value kk, ValueRange acc) {
+        Value kIdx = arith::AddIOp::create(lb, loc, kk, kOff);
+        scf::YieldOp::create(lb, loc, multiply(lb, load(lb, kIdx), acc));
+      });
+
+  // Lane l holds D[r + 8h][2g + e] of each fragment (value 2h + e).
+  Value col0 = arith::AddIOp::create(
+      kb, loc, n0, arith::MulIOp::create(kb, loc, group, cIndex(kb, loc, 2)));
+  Value row0 = arith::AddIOp::create(kb, loc, m0, r);
+  for (int64_t i = 0; i < mt; ++i)
+    for (int64_t j = 0; j < nt; ++j)
+      for (int64_t v = 0; v < 4; ++v) {
+        Value row = arith::AddIOp::create(
+            kb, loc, row0, cIndex(kb, loc, kMmaRows * i + 8 * (v / 2)));
+        Value col = arith::AddIOp::create(
+            kb, loc, col0, cIndex(kb, loc, kMmaCols * j + v % 2));
+        Value ok = arith::AndIOp::create(
+            kb, loc,
+            arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::slt, row,
+                                  rows),
+            arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, col,
+                                  cIndex(kb, loc, g.n)));
+        auto store = scf::IfOp::create(kb, loc, ok, /*withElse=*/false);
+        OpBuilder sb = store.getThenBodyBuilder();
+        emitOutput(sb, loc, g, frame.leadSizes, row, col,
+                   tail.getResult(4 * (i * nt + j) + v));
+      }
+  gpu::TerminatorOp::create(kb, loc);
+}
+
 struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
@@ -796,7 +966,9 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         FailureOr<Tile> given = tileFromAttr(*g, attr);
         if (failed(given))
           return signalPassFailure();
-        if (given->mma)
+        if (given->gemm)
+          buildGemmKernel(b, *g, *given, attr);
+        else if (given->mma)
           buildMmaKernel(b, *g, *given, attr);
         else
           buildKernel(b, *g, *given, attr);
@@ -818,6 +990,14 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
           ds::TileAttr mmaAttr = ds::TileAttr::get(
               &getContext(), {kMmaRows, kMmaCols, kMmaStep * mma.stages},
               mma.warps, mma.stages);
+          Tile gemm{kGemmRows, kGemmWarpsM * kGemmWarpsN, 2};
+          gemm.gemm = true;
+          ds::TileAttr gemmAttr = ds::TileAttr::get(
+              &getContext(), {kGemmRows, kGemmCols, kMmaStep * gemm.stages},
+              gemm.warps, gemm.stages);
+          // The GEMM kernel can run only past kGemmMinRows rows.
+          bool gemmPossible = ShapedType::isDynamic(staticRows) ||
+                              staticRows > kGemmMinRows;
           // A few rows (decode at small batch) stream the weight faster on
           // the CUDA cores; from kMmaMinRows + 1 rows the tensor cores
           // keep the GEMV memory-bound. The row count is known at launch.
@@ -834,7 +1014,8 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
               func->getAttrOfType<IntegerAttr>("ds.alternative_launches");
           func->setAttr("ds.alternative_launches",
                         b.getI64IntegerAttr(
-                            (alternatives ? alternatives.getInt() : 0) + 1));
+                            (alternatives ? alternatives.getInt() : 0) + 1 +
+                            (gemmPossible ? 1 : 0)));
           scf::IfOp::create(
               b, loc, few,
               [&](OpBuilder &tb, Location) {
@@ -842,7 +1023,25 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
                 scf::YieldOp::create(tb, loc);
               },
               [&](OpBuilder &eb, Location) {
-                buildMmaKernel(eb, *g, mma, mmaAttr);
+                if (!gemmPossible) {
+                  buildMmaKernel(eb, *g, mma, mmaAttr);
+                  scf::YieldOp::create(eb, loc);
+                  return;
+                }
+                // Past kGemmMinRows rows (prefill) the tiled GEMM.
+                Value many = arith::CmpIOp::create(
+                    eb, loc, arith::CmpIPredicate::sgt, rows,
+                    arith::ConstantIndexOp::create(eb, loc, kGemmMinRows));
+                scf::IfOp::create(
+                    eb, loc, many,
+                    [&](OpBuilder &tb, Location) {
+                      buildGemmKernel(tb, *g, gemm, gemmAttr);
+                      scf::YieldOp::create(tb, loc);
+                    },
+                    [&](OpBuilder &fb, Location) {
+                      buildMmaKernel(fb, *g, mma, mmaAttr);
+                      scf::YieldOp::create(fb, loc);
+                    });
                 scf::YieldOp::create(eb, loc);
               });
         }

@@ -12,8 +12,8 @@
 // (256 each), 4 steps of 32 in flight per warp.
 // CHECK-LABEL: func.func @bf16_bias
 // CHECK-SAME: (%[[X:.+]]: memref<?x2048xbf16>, %[[W:.+]]: memref<512x2048xbf16>, %[[B:.+]]: memref<512xbf16>)
-// One of the two kernels runs per call (for ds-compile's statistics):
-// CHECK-SAME: ds.alternative_launches = 1 : i64
+// One of the three kernels runs per call (for ds-compile's statistics):
+// CHECK-SAME: ds.alternative_launches = 2 : i64
 // CHECK-NOT: linalg.
 // CHECK: %[[M:.+]] = memref.dim %[[X]], %c0
 // CHECK: %[[Y:.+]] = memref.alloc({{.*}}) : memref<?x512xbf16>
@@ -23,6 +23,29 @@
 // CHECK: scf.if %[[FEW]] {
 // CHECK: gpu.launch {{.*}} function(@gemv_512x2048)
 // CHECK: ds.tile = #ds.tile<sizes = [4, 8, 1024], warps = 8, stages = 4>
+// CHECK: } else {
+// Past 64 rows (prefill), the tiled GEMM: blocks of 2 x 2 warps own 64 x 64
+// outputs, each warp 32 x 32 as 2 x 4 mma tiles; per 32-wide K step a lane
+// loads 16 bytes of 4 weight rows and 4 activation rows and runs the 16
+// mma's they feed, 2 steps a loop iteration; the lane's fragments go
+// straight through the epilogue (no shared memory).
+// CHECK: %[[MANY:.+]] = arith.cmpi sgt, %[[M]], %c64
+// CHECK: scf.if %[[MANY]] {
+// CHECK: %[[GGY:.+]] = arith.ceildivsi %[[M]], %c64
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c8, {{.*}} = %[[GGY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c128, {{.*}}) function(@gemm_mma_512x2048) {
+// CHECK-NOT: workgroup
+// CHECK: scf.for {{.*}} = %c0 to %c2048 step %c64 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-4: vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<512x2048xbf16>, vector<8xbf16>
+// CHECK-COUNT-4: vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<?x2048xbf16>, vector<8xbf16>
+// CHECK-COUNT-4: vector.load %[[W]]
+// CHECK-COUNT-4: vector.load %[[X]]
+// CHECK-COUNT-32: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK-NOT: gpu.barrier
+// CHECK-COUNT-32: memref.store {{.*}}, %[[Y]][
+// CHECK: gpu.terminator
+// CHECK: ds.tile = #ds.tile<sizes = [64, 64, 64], warps = 4, stages = 2>
 // CHECK: } else {
 // CHECK: %[[GY:.+]] = arith.ceildivsi %[[M]], %c16
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c64, {{.*}} = %[[GY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) function(@gemv_mma_512x2048) workgroup(%[[PART:.+]] : memref<8x128xf32, #gpu.address_space<workgroup>>)
