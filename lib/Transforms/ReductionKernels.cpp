@@ -320,6 +320,65 @@ void buildEpilogue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
                      });
 }
 
+/// Stores `value`, the result element at `outIndices`, unless nothing
+/// needs it, and runs `r`'s pointwise epilogues on it: each link's body at
+/// the element it reads, its other inputs loaded, its output stored where
+/// something reads it.
+void storeResult(OpBuilder &b, Location loc, const RowReduction &r,
+                 Value value, ArrayRef<Value> outIndices) {
+  linalg::GenericOp op = r.op;
+  Value buffer = op.getDpsInits()[0];
+  if (r.storeResult)
+    memref::StoreOp::create(b, loc, value, buffer, outIndices);
+  SmallVector<Value> indices(outIndices);
+  for (auto [i, constLink] : llvm::enumerate(r.pointwise)) {
+    linalg::LinalgOp link = constLink;
+    OpOperand *source = nullptr;
+    for (OpOperand *input : link.getDpsInputOperands())
+      if (input->get() == buffer) {
+        source = input;
+        break;
+      }
+    AffineMap sourceMap = link.getMatchingIndexingMap(source);
+    // The link's loop indices at this element (the map is a permutation).
+    SmallVector<Value> ivs(link.getNumLoops());
+    for (unsigned k = 0; k < sourceMap.getNumResults(); ++k)
+      ivs[sourceMap.getDimPosition(k)] = indices[k];
+    Block *body = link.getBlock();
+    IRMapping map;
+    for (OpOperand &operand : link->getOpOperands()) {
+      BlockArgument arg = body->getArgument(operand.getOperandNumber());
+      if (arg.use_empty())
+        continue;
+      AffineMap operandMap = link.getMatchingIndexingMap(&operand);
+      if (&operand == source ||
+          (operand.get() == buffer && operandMap == sourceMap)) {
+        map.map(arg, value);
+        continue;
+      }
+      if (!isa<MemRefType>(operand.get().getType())) {
+        map.map(arg, operand.get());
+        continue;
+      }
+      map.map(arg, memref::LoadOp::create(b, loc, operand.get(),
+                                          evaluateMap(b, loc, operandMap, ivs)));
+    }
+    for (Operation &bodyOp : body->without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
+        map.map(index.getResult(), ivs[index.getDim()]);
+        continue;
+      }
+      b.clone(bodyOp, map);
+    }
+    value = map.lookupOrDefault(body->getTerminator()->getOperand(0));
+    OpOperand *out = link.getDpsInitOperand(0);
+    buffer = out->get();
+    indices = evaluateMap(b, loc, link.getMatchingIndexingMap(out), ivs);
+    if (r.storeStep[i])
+      memref::StoreOp::create(b, loc, value, buffer, indices);
+  }
+}
+
 } // namespace
 
 /// Builds the kernel replacing `r.op` before it.
@@ -543,6 +602,10 @@ void mlir::ds::reductions::buildKernel(const RowReduction &r) {
   // reduction started from it.
   if (!isSelect)
     results = combine(sb, loc, r, initialValues(sb), results);
+  if (!r.pointwise.empty()) {
+    storeResult(sb, loc, r, results[0], outIndices);
+    return;
+  }
   for (auto [value, init] : llvm::zip(results, op.getDpsInits()))
     memref::StoreOp::create(sb, loc, value, init, outIndices);
 }
@@ -642,5 +705,5 @@ void mlir::ds::reductions::buildColumnKernel(const RowReduction &r) {
           ? r.fillValues[0]
           : memref::LoadOp::create(sb, loc, init, outIndices).getResult();
   result = combine(sb, loc, r, ValueRange{initial}, result);
-  memref::StoreOp::create(sb, loc, result[0], init, outIndices);
+  storeResult(sb, loc, r, result[0], outIndices);
 }

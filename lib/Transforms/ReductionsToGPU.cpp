@@ -335,6 +335,115 @@ linalg::GenericOp findEpilogue(const RowReduction &r) {
   return epilogue;
 }
 
+/// The buffer `v` is a view of: `v` through subview, cast and reshape ops.
+Value viewRoot(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      break;
+    v = view.getViewSource();
+  }
+  return v;
+}
+
+/// The elementwise ops that can run where `r` stores each result element
+/// (RowReduction::pointwise): a chain of ops right after the reduction
+/// (host ops between them aside), each all-parallel with pure ops in its
+/// body and one output, reading the previous link's buffer (first the
+/// result) exactly once and through a permutation, with an output that is
+/// that buffer at the same element or a buffer nothing in the kernel reads
+/// or writes otherwise. Attention's scale and mask after Q x K^T, a mean's
+/// division after its sum, a cast after P x V are such ops.
+void findPointwiseEpilogues(RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  if (r.kind != RowReduction::Kind::Combiner || r.epilogue)
+    return;
+  Value current = op.getDpsInits()[0];
+  // Buffers (roots) the kernel reads or writes: no other thread may see a
+  // link's output before its own reads.
+  llvm::SmallPtrSet<Value, 8> read, written;
+  for (Value in : op.getDpsInputs())
+    if (isa<MemRefType>(in.getType()))
+      read.insert(viewRoot(in));
+  written.insert(viewRoot(current));
+  Operation *after = op;
+  while (true) {
+    Operation *next = after->getNextNode();
+    while (next && isa<memref::AllocOp, memref::DimOp, memref::SubViewOp,
+                       memref::ExpandShapeOp, memref::CollapseShapeOp,
+                       memref::CastOp, arith::ConstantOp>(next))
+      next = next->getNextNode();
+    auto link = dyn_cast_or_null<linalg::LinalgOp>(next);
+    if (!link || !link.hasPureBufferSemantics() ||
+        link.getNumLoops() != link.getNumParallelLoops() ||
+        link.getNumDpsInits() != 1 || !isa<linalg::GenericOp, linalg::TransposeOp>(next))
+      break;
+    bool pure = llvm::all_of(link.getBlock()->without_terminator(),
+                             [](Operation &bodyOp) {
+                               return bodyOp.getNumRegions() == 0 &&
+                                      (isa<linalg::IndexOp>(bodyOp) ||
+                                       isPure(&bodyOp));
+                             });
+    if (!pure)
+      break;
+    OpOperand *source = nullptr;
+    bool ok = true;
+    SmallVector<Value> others;
+    for (OpOperand *input : link.getDpsInputOperands()) {
+      if (input->get() == current && !source) {
+        source = input;
+        continue;
+      }
+      if (!isa<MemRefType>(input->get().getType()))
+        continue;
+      Value root = viewRoot(input->get());
+      ok &= !written.contains(root) && root != viewRoot(current);
+      others.push_back(root);
+    }
+    if (!ok || !source || !link.getMatchingIndexingMap(source).isPermutation())
+      break;
+    OpOperand *out = link.getDpsInitOperand(0);
+    AffineMap outMap = link.getMatchingIndexingMap(out);
+    if (!outMap.isPermutation())
+      break;
+    bool inPlace = out->get() == current &&
+                   outMap == link.getMatchingIndexingMap(source);
+    Value outRoot = viewRoot(out->get());
+    if (!inPlace && (out->get() == current || read.contains(outRoot) ||
+                     written.contains(outRoot) ||
+                     llvm::is_contained(others, outRoot)))
+      break;
+    for (Value root : others)
+      read.insert(root);
+    written.insert(outRoot);
+    r.pointwise.push_back(link);
+    after = next;
+    current = out->get();
+  }
+  // Which buffers must still be stored: not one the next link overwrites
+  // in place, nor one nothing outside the chain reads.
+  auto onlyChain = [&](Value buffer) {
+    return llvm::all_of(buffer.getUsers(), [&](Operation *u) {
+      return u == op.getOperation() || isa<memref::DeallocOp>(u) ||
+             llvm::is_contained(r.deadInit, u) ||
+             llvm::any_of(r.pointwise, [&](linalg::LinalgOp l) {
+               return l.getOperation() == u;
+             });
+    });
+  };
+  auto storeNeeded = [&](Value buffer, size_t nextLink) {
+    if (nextLink < r.pointwise.size()) {
+      linalg::LinalgOp next = r.pointwise[nextLink];
+      if (next.getDpsInits()[0] == buffer)
+        return false; // in place: the next link stores it
+    }
+    return !buffer.getDefiningOp<memref::AllocOp>() || !onlyChain(buffer);
+  };
+  r.storeResult = storeNeeded(op.getDpsInits()[0], 0);
+  for (size_t i = 0; i < r.pointwise.size(); ++i)
+    r.storeStep.push_back(storeNeeded(r.pointwise[i].getDpsInits()[0], i + 1));
+}
+
 /// True if `r` reads its inputs along the last parallel dimension rather
 /// than along the reduction: attention's P x V, out[.., d] = sum_k p[.., k]
 /// * v[.., k, d], whose values are contiguous in d. A warp per output would
@@ -386,19 +495,35 @@ struct ReductionsToGPUPass
             matches.push_back(*r);
     for (RowReduction &r : matches) {
       findFills(r);
-      if (prefersColumns(r)) {
-        buildColumnKernel(r);
-      } else {
+      bool columns = prefersColumns(r);
+      if (!columns)
         r.epilogue = findEpilogue(r);
-        // The host ops between the two (the epilogue's output allocation,
-        // views) go before the kernel, which uses them.
-        if (r.epilogue)
-          while (r.op->getNextNode() != r.epilogue)
-            r.op->getNextNode()->moveBefore(r.op);
-        buildKernel(r);
-        if (r.epilogue)
-          r.epilogue.erase();
+      findPointwiseEpilogues(r);
+      // The host ops between the reduction and its epilogues (their output
+      // allocations, views) go before the kernel, which uses them.
+      Operation *lastFused = r.epilogue ? r.epilogue.getOperation()
+                             : !r.pointwise.empty()
+                                 ? r.pointwise.back().getOperation()
+                                 : nullptr;
+      if (lastFused) {
+        SmallVector<Operation *> hostOps;
+        for (Operation *o = r.op->getNextNode(); o != lastFused;
+             o = o->getNextNode())
+          if (!llvm::any_of(r.pointwise, [&](linalg::LinalgOp l) {
+                return l.getOperation() == o;
+              }))
+            hostOps.push_back(o);
+        for (Operation *o : hostOps)
+          o->moveBefore(r.op);
       }
+      if (columns)
+        buildColumnKernel(r);
+      else
+        buildKernel(r);
+      if (r.epilogue)
+        r.epilogue.erase();
+      for (linalg::LinalgOp link : llvm::reverse(r.pointwise))
+        link->erase();
       r.op.erase();
       // The kernel writes every output element: the fill is dead.
       for (Operation *dead : r.deadInit)

@@ -68,6 +68,16 @@ struct RowReduction {
   /// in the same kernel over the row; the result itself is then never
   /// stored.
   linalg::GenericOp epilogue;
+  /// Pointwise epilogues (findPointwiseEpilogues), when there is no row
+  /// epilogue: elementwise ops after the reduction, each reading the
+  /// previous one's output (the first, the result) through a permutation,
+  /// run by the thread that writes each result element. `storeResult`
+  /// says whether the result itself must still be stored, `storeStep[i]`
+  /// whether epilogue i's output must (not when the next one overwrites it
+  /// in place, or nothing else reads it).
+  SmallVector<linalg::LinalgOp> pointwise;
+  bool storeResult = true;
+  SmallVector<bool> storeStep;
 };
 
 /// Kernel builders (ReductionKernels.cpp). Each inserts a gpu.launch

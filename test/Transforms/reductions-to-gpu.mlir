@@ -860,3 +860,210 @@ func.func @group_epilogue(%s: memref<?x64xf32>) {
   memref.dealloc %max : memref<?xf32>
   return
 }
+
+// -----
+
+#q = affine_map<(b, h, k, d) -> (b, h, d)>
+#kk = affine_map<(b, h, k, d) -> (b, h, k, d)>
+#o = affine_map<(b, h, k, d) -> (b, h, k)>
+#s3 = affine_map<(b, h, k) -> (b, h, k)>
+#len = affine_map<(b, h, k) -> (b)>
+
+// Pointwise epilogue: attention's scale and mask, written over the scores
+// in place, run where each score is stored. The mask's other input (the
+// lengths) is loaded at the score's batch index, linalg.index becomes the
+// key index, and the score is stored once, masked.
+// CHECK-LABEL: func.func @scores_then_mask
+// CHECK-SAME: (%[[Q:.+]]: memref<?x12x64xf32>, %[[K:.+]]: memref<?x12x?x64xf32>, %[[LEN:.+]]: memref<?xi64>, %[[S:.+]]: memref<?x12x?xf32>)
+// CHECK: gpu.launch
+// CHECK: gpu.shuffle
+// CHECK: scf.if
+// CHECK: %[[OLD:.+]] = memref.load %[[S]][%[[B:.+]], %[[H:.+]], %[[KI:.+]]]
+// CHECK: %[[SUM:.+]] = arith.addf %[[OLD]]
+// CHECK-NOT: memref.store
+// CHECK: %[[L:.+]] = memref.load %[[LEN]][%[[B]]]
+// CHECK: %[[SCALED:.+]] = arith.mulf %[[SUM]], %{{.+}} : f32
+// CHECK: %[[LI:.+]] = arith.index_cast %[[L]]
+// CHECK: arith.cmpi slt, %[[KI]], %[[LI]]
+// CHECK: %[[MASKED:.+]] = arith.select %{{.+}}, %[[SCALED]], %{{.+}} : f32
+// CHECK: memref.store %[[MASKED]], %[[S]][%[[B]], %[[H]], %[[KI]]]
+// CHECK-NOT: memref.store
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+func.func @scores_then_mask(%q: memref<?x12x64xf32>, %k: memref<?x12x?x64xf32>,
+                            %len: memref<?xi64>, %s: memref<?x12x?xf32>) {
+  %scale = arith.constant 0.125 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  linalg.generic {indexing_maps = [#q, #kk, #o],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<?x12x64xf32>, memref<?x12x?x64xf32>)
+      outs(%s : memref<?x12x?xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#s3, #len, #s3],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%s, %len : memref<?x12x?xf32>, memref<?xi64>)
+      outs(%s : memref<?x12x?xf32>) {
+  ^bb0(%v: f32, %l: i64, %o: f32):
+    %x = arith.mulf %v, %scale : f32
+    %i = linalg.index 2 : index
+    %li = arith.index_cast %l : i64 to index
+    %ok = arith.cmpi slt, %i, %li : index
+    %y = arith.select %ok, %x, %ninf : f32
+    linalg.yield %y : f32
+  }
+  return
+}
+
+// -----
+
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+#id1 = affine_map<(d0) -> (d0)>
+
+// A mean: the sum's division by the row length into a new buffer. The sum
+// itself has no other reader, so only the mean is stored; its allocation
+// (between the two ops) moves before the kernel.
+// CHECK-LABEL: func.func @mean
+// CHECK: %[[SUM:.+]] = memref.alloc
+// CHECK: %[[MEAN:.+]] = memref.alloc
+// CHECK: gpu.launch
+// CHECK: %[[TOTAL:.+]] = arith.addf %cst{{.*}}, %{{.+}} : f32
+// CHECK-NOT: memref.store %{{.+}}, %[[SUM]]
+// CHECK: %[[M:.+]] = arith.divf %[[TOTAL]], %{{.+}} : f32
+// CHECK: memref.store %[[M]], %[[MEAN]][
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[MEAN]]
+func.func @mean(%x: memref<?x768xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n768 = arith.constant 768.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x768xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x768xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %s = arith.addf %o, %in : f32
+    linalg.yield %s : f32
+  }
+  %mean = memref.alloc(%n) : memref<?xf32>
+  linalg.generic {indexing_maps = [#id1, #id1],
+                  iterator_types = ["parallel"]}
+      ins(%sum : memref<?xf32>) outs(%mean : memref<?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %n768 : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %sum : memref<?xf32>
+  return %mean : memref<?xf32>
+}
+
+// -----
+
+#p = affine_map<(b, h, q, d, k) -> (b, h, q, k)>
+#v = affine_map<(b, h, q, d, k) -> (b, h, k, d)>
+#o = affine_map<(b, h, q, d, k) -> (b, h, q, d)>
+#id4 = affine_map<(b, h, q, d) -> (b, h, q, d)>
+
+// The column kernel (P x V) with a chain: the cast to bf16 into a new
+// buffer, then the transpose back to [b, q, h, d]. The f32 output and the
+// cast's buffer have no other reader: only the transposed bf16 value is
+// stored, at the permuted index.
+// CHECK-LABEL: func.func @pv_cast_transpose
+// CHECK-SAME: (%[[P:.+]]: memref<?x8x?x?xf32>, %[[V:.+]]: memref<?x8x?x64xbf16>, %[[OUT:.+]]: memref<?x?x8x64xbf16>)
+// CHECK: gpu.launch {{.*}} function(@reduce_columns)
+// CHECK: gpu.barrier
+// CHECK-NOT: memref.store %{{.+}} : memref<?x8x?x64xf32>
+// CHECK: %[[T:.+]] = arith.truncf %{{.+}} : f32 to bf16
+// CHECK-NOT: memref.store %{{.+}} : memref<?x8x?x64xbf16>
+// CHECK: memref.store %[[T]], %[[OUT]][%[[B:.+]], %[[Q:.+]], %[[H:.+]], %[[D:.+]]] : memref<?x?x8x64xbf16>
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.
+func.func @pv_cast_transpose(%p: memref<?x8x?x?xf32>, %v: memref<?x8x?x64xbf16>,
+                             %out: memref<?x?x8x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %p, %c0 : memref<?x8x?x?xf32>
+  %s = memref.dim %p, %c2 : memref<?x8x?x?xf32>
+  %acc = memref.alloc(%b, %s) : memref<?x8x?x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x8x?x64xf32>)
+  linalg.generic {indexing_maps = [#p, #v, #o],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%p, %v : memref<?x8x?x?xf32>, memref<?x8x?x64xbf16>)
+      outs(%acc : memref<?x8x?x64xf32>) {
+  ^bb0(%pi: f32, %vi: bf16, %o: f32):
+    %e = arith.extf %vi : bf16 to f32
+    %m = arith.mulf %pi, %e : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
+  }
+  %cast = memref.alloc(%b, %s) : memref<?x8x?x64xbf16>
+  linalg.generic {indexing_maps = [#id4, #id4],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%acc : memref<?x8x?x64xf32>) outs(%cast : memref<?x8x?x64xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  linalg.transpose ins(%cast : memref<?x8x?x64xbf16>)
+      outs(%out : memref<?x?x8x64xbf16>) permutation = [0, 2, 1, 3]
+  memref.dealloc %acc : memref<?x8x?x64xf32>
+  memref.dealloc %cast : memref<?x8x?x64xbf16>
+  return
+}
+
+// -----
+
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+#id1 = affine_map<(d0) -> (d0)>
+#first = affine_map<(d0) -> (d0, 0)>
+
+// Not pointwise epilogues: an op writing a buffer the reduction reads
+// (other threads may not have read it yet), and an op reading the result
+// twice.
+// CHECK-LABEL: func.func @pointwise_negative
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+// CHECK: linalg.generic
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+// CHECK: linalg.generic
+func.func @pointwise_negative(%x: memref<?x768xf32>, %a: memref<?xf32>,
+                              %b: memref<?xf32>, %c: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x768xf32>) outs(%a : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %s = arith.addf %o, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #first],
+                  iterator_types = ["parallel"]}
+      ins(%a : memref<?xf32>) outs(%x : memref<?x768xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #out],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x768xf32>) outs(%b : memref<?xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %s = arith.addf %o, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #id1, #id1],
+                  iterator_types = ["parallel"]}
+      ins(%b, %b : memref<?xf32>, memref<?xf32>) outs(%c : memref<?xf32>) {
+  ^bb0(%s: f32, %t: f32, %o: f32):
+    %m = arith.mulf %s, %t : f32
+    linalg.yield %m : f32
+  }
+  return
+}
