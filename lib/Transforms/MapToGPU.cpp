@@ -22,6 +22,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUIndexing.h"
+
 #include "ds/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -110,37 +112,35 @@ constexpr int64_t kThreadsPerBlock = 256;
 /// `b`'s insertion point.
 SmallVector<Value> tripCounts(OpBuilder &b, Location loc,
                               scf::ParallelOp loop) {
+  // Folded as built: static bounds give constant counts (cheap divisions
+  // by them in the kernels).
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   SmallVector<Value> counts;
   for (unsigned d = 0; d < loop.getNumLoops(); ++d) {
-    Value extent = arith::SubIOp::create(b, loc, loop.getUpperBound()[d],
-                                         loop.getLowerBound()[d]);
-    counts.push_back(arith::MaxSIOp::create(
-        b, loc, arith::CeilDivSIOp::create(b, loc, extent, loop.getStep()[d]),
+    Value extent = b.createOrFold<arith::SubIOp>(
+        loc, loop.getUpperBound()[d], loop.getLowerBound()[d]);
+    counts.push_back(b.createOrFold<arith::MaxSIOp>(
+        loc, b.createOrFold<arith::CeilDivSIOp>(loc, extent, loop.getStep()[d]),
         zero));
   }
   return counts;
 }
 
 /// Maps the induction variables of `loop` to the iteration with linear
-/// index `id` (the last dimension fastest: coalesced accesses for the
-/// row-major buffers the loops come from) and returns what is left of `id`
-/// above the outermost dimension.
+/// index `id` < `total` (the last dimension fastest: coalesced accesses
+/// for the row-major buffers the loops come from) and, with `keepRest`,
+/// returns what is left of `id` above the outermost dimension.
 Value mapLinearIteration(OpBuilder &b, Location loc, scf::ParallelOp loop,
-                         ArrayRef<Value> counts, Value id, IRMapping &map,
-                         bool keepRest = false) {
-  Value rest = id;
-  for (int d = loop.getNumLoops() - 1; d >= 0; --d) {
-    bool last = d == 0 && !keepRest;
-    Value idx = last ? rest : arith::RemUIOp::create(b, loc, rest, counts[d]);
-    if (!last)
-      rest = arith::DivUIOp::create(b, loc, rest, counts[d]);
+                         ArrayRef<Value> counts, Value id, Value total,
+                         IRMapping &map, bool keepRest = false) {
+  SmallVector<Value> parts =
+      ds::delinearizeIndex(b, loc, id, counts, total, keepRest);
+  for (unsigned d = 0; d < loop.getNumLoops(); ++d)
     map.map(loop.getInductionVars()[d],
             arith::AddIOp::create(
                 b, loc, loop.getLowerBound()[d],
-                arith::MulIOp::create(b, loc, idx, loop.getStep()[d])));
-  }
-  return rest;
+                arith::MulIOp::create(b, loc, parts[d], loop.getStep()[d])));
+  return keepRest ? parts.back() : Value();
 }
 
 /// Wraps `parallel` in a gpu.launch of one thread per iteration.
@@ -168,7 +168,7 @@ void launchParallel(scf::ParallelOp parallel) {
 
   OpBuilder ib = guard.getThenBodyBuilder();
   IRMapping map;
-  mapLinearIteration(ib, loc, parallel, counts, id, map);
+  mapLinearIteration(ib, loc, parallel, counts, id, total, map);
   for (Operation &op : parallel.getBody()->without_terminator())
     ib.clone(op, map);
   serializeParallelLoops(guard);
@@ -213,7 +213,8 @@ void distributeOverBlock(scf::ParallelOp loop, Value tid, int64_t threads) {
       b, loc, tid, total, arith::ConstantIndexOp::create(b, loc, threads));
   OpBuilder ib = OpBuilder::atBlockBegin(strided.getBody());
   IRMapping map;
-  mapLinearIteration(ib, loc, loop, counts, strided.getInductionVar(), map);
+  mapLinearIteration(ib, loc, loop, counts, strided.getInductionVar(), total,
+                     map);
   for (Operation &op : loop.getBody()->without_terminator())
     ib.clone(op, map);
   gpu::BarrierOp::create(b, loc);
@@ -378,7 +379,8 @@ void launchFlattened(scf::ForOp loop, scf::ParallelOp parallel) {
   OpBuilder ib = guard.getThenBodyBuilder();
   IRMapping map;
   Value iteration =
-      mapLinearIteration(ib, loc, parallel, counts, id, map, /*keepRest=*/true);
+      mapLinearIteration(ib, loc, parallel, counts, id, total, map,
+                         /*keepRest=*/true);
   map.map(loop.getInductionVar(),
           arith::AddIOp::create(
               ib, loc, loop.getLowerBound(),

@@ -21,6 +21,8 @@ constexpr int64_t kBlockThreads = kWarpSize * kWarpsPerBlock;
 /// before folding any of them, so their loads overlap instead of each
 /// waiting for the previous fold (a latency chain per element otherwise).
 constexpr int64_t kUnroll = 4;
+/// 16-byte pieces a lane aims for in a vectorised row (ReductionKernels).
+constexpr int64_t kVectorSteps = 8;
 /// A static reduction at least this long gets a whole block per output
 /// (8 warps, combined through shared memory) instead of a warp.
 constexpr int64_t kBlockReductionMin = 256;

@@ -10,8 +10,17 @@
 // CHECK: %[[ID:.+]] = arith.addi %{{.+}}, %[[TX]]
 // CHECK: %[[IN:.+]] = arith.cmpi ult, %[[ID]], %[[TOTAL]]
 // CHECK: scf.if %[[IN]]
-// CHECK: arith.remui %[[ID]]
-// CHECK: arith.divui %[[ID]]
+// The division by the run-time extent m is 32-bit when n * m fits in 31
+// bits (a uniform branch; a 64-bit one is a long instruction sequence).
+// CHECK: %[[FITS:.+]] = arith.cmpi ule, %[[TOTAL]], %c2147483647
+// CHECK: %[[IJ:.+]]:2 = scf.if %[[FITS]] -> (index, index) {
+// CHECK: %[[ID32:.+]] = arith.index_castui %[[ID]] : index to i32
+// CHECK: arith.remui %[[ID32]], %{{.+}} : i32
+// CHECK: arith.divui %[[ID32]], %{{.+}} : i32
+// CHECK: } else {
+// CHECK: arith.remui %[[ID]], %{{.+}} : index
+// CHECK: arith.divui %[[ID]], %{{.+}} : index
+// CHECK: }
 // CHECK: memref.load
 // CHECK: memref.store
 // CHECK: gpu.terminator
@@ -116,8 +125,9 @@ func.func @cache_append(%new: memref<?x8x64xf32>, %pos: memref<?xi64>,
 // CHECK-LABEL: func.func @cache_append_slices
 // CHECK: %[[N:.+]] = memref.dim
 // CHECK: %[[TRIPS:.+]] = arith.maxsi
-// CHECK: %[[H:.+]] = arith.maxsi
-// CHECK: %[[D:.+]] = arith.maxsi
+// The copy's trip counts fold to constants as they are built.
+// CHECK: %[[H:.+]] = arith.constant 8 : index
+// CHECK: %[[D:.+]] = arith.constant 64 : index
 // CHECK: %[[TH:.+]] = arith.muli %[[TRIPS]], %[[H]]
 // CHECK: %[[TOTAL:.+]] = arith.muli %[[TH]], %[[D]]
 // CHECK: %[[BLOCKS:.+]] = arith.ceildivsi %[[TOTAL]], %c256

@@ -4,11 +4,12 @@
 #out = affine_map<(d0, d1) -> (d0)>
 
 // RMSNorm's sum of squares over [?, 2048]: at least 256 elements, so a
-// block of 8 warps per row. Each thread folds four elements a step, all
+// block of 8 warps per row. (A view at an unknown offset: its rows are not
+// provably aligned, so no vector loads.) Each thread folds four elements a step, all
 // four loaded first; each warp's butterfly result goes to shared memory and
 // thread 0 folds the 8 of them, then the init's value, and stores.
 // CHECK-LABEL: func.func @sum_of_squares
-// CHECK-SAME: (%[[X:.+]]: memref<?x2048xf32>, %[[ACC:.+]]: memref<?xf32>)
+// CHECK-SAME: (%[[X:.+]]: memref<?x2048xf32, strided<[?, 1], offset: ?>>, %[[ACC:.+]]: memref<?xf32>)
 // CHECK-NOT: linalg.generic
 // CHECK: %[[M:.+]] = memref.dim %[[X]], %c0
 // CHECK: gpu.launch blocks(%[[BX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[M]], %{{.+}} = %c1{{.*}}, %{{.+}} = %c1{{.*}}) threads(%[[TX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %c256, %{{.+}} = %c1{{.*}}, %{{.+}} = %c1{{.*}}) function(@reduce_rows) workgroup(%[[SLOTS:.+]] : memref<8xf32, #gpu.address_space<workgroup>>)
@@ -50,10 +51,10 @@
 // CHECK: gpu.terminator
 // CHECK-NOT: linalg.generic
 // CHECK: return
-func.func @sum_of_squares(%x: memref<?x2048xf32>, %acc: memref<?xf32>) {
+func.func @sum_of_squares(%x: memref<?x2048xf32, strided<[?, 1], offset: ?>>, %acc: memref<?xf32>) {
   linalg.generic {indexing_maps = [#row, #out],
                   iterator_types = ["parallel", "reduction"]}
-      ins(%x : memref<?x2048xf32>) outs(%acc : memref<?xf32>) {
+      ins(%x : memref<?x2048xf32, strided<[?, 1], offset: ?>>) outs(%acc : memref<?xf32>) {
   ^bb0(%in: f32, %o: f32):
     %sq = arith.mulf %in, %in : f32
     %s = arith.addf %sq, %o : f32
@@ -81,10 +82,18 @@ func.func @sum_of_squares(%x: memref<?x2048xf32>, %acc: memref<?xf32>) {
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[GX]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256,
 // CHECK: %[[ID:.+]] = arith.addi
 // CHECK: arith.cmpi ult, %[[ID]], %[[N]]
-// CHECK: %[[QI:.+]] = arith.remui %[[ID]], %[[Q]]
-// CHECK: %[[R1:.+]] = arith.divui %[[ID]], %[[Q]]
-// CHECK: %[[HI:.+]] = arith.remui %[[R1]], %c8
-// CHECK: %[[BI:.+]] = arith.divui %[[R1]], %c8
+// The divisions by the run-time extent are 32-bit when the output count
+// fits in 31 bits (a uniform branch; 64-bit division is a long sequence).
+// CHECK: %[[FITS:.+]] = arith.cmpi ule, %[[N]], %c2147483647
+// CHECK: %[[IDX:.+]]:3 = scf.if %[[FITS]] -> (index, index, index) {
+// CHECK: %[[ID32:.+]] = arith.index_castui %[[ID]] : index to i32
+// CHECK: %[[Q32:.+]] = arith.index_castui %[[Q]] : index to i32
+// CHECK: arith.remui %[[ID32]], %[[Q32]] : i32
+// CHECK: arith.divui %[[ID32]], %[[Q32]] : i32
+// CHECK: } else {
+// CHECK: arith.remui %[[ID]], %[[Q]] : index
+// CHECK: arith.divui %[[ID]], %[[Q]] : index
+// CHECK: }
 // CHECK: %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
 // CHECK: %[[SPAN:.+]] = arith.muli %c32, %c4
 // CHECK: %[[GROUPS:.+]] = arith.divui %[[K]], %[[SPAN]]
@@ -95,14 +104,14 @@ func.func @sum_of_squares(%x: memref<?x2048xf32>, %acc: memref<?xf32>) {
 // CHECK: scf.yield
 // CHECK: %[[START:.+]] = arith.addi %[[FULL]], %{{.+}}
 // CHECK: scf.for %[[R:.+]] = %[[START]] to %[[K]] step %c32 iter_args(%[[A:.+]] = %[[MAIN]])
-// CHECK: %[[V:.+]] = memref.load %[[S]][%[[BI]], %[[HI]], %[[QI]], %[[R]]]
+// CHECK: %[[V:.+]] = memref.load %[[S]][%[[IDX]]#0, %[[IDX]]#1, %[[IDX]]#2, %[[R]]]
 // CHECK: %[[M:.+]] = arith.maximumf %[[A]], %[[V]] : f32
 // CHECK: scf.yield %[[M]]
 // CHECK-COUNT-5: gpu.shuffle  xor
 // CHECK: scf.if
-// CHECK: %[[INIT:.+]] = memref.load %[[MAX]][%[[BI]], %[[HI]], %[[QI]]]
+// CHECK: %[[INIT:.+]] = memref.load %[[MAX]][%[[IDX]]#0, %[[IDX]]#1, %[[IDX]]#2]
 // CHECK: %[[RES:.+]] = arith.maximumf %[[INIT]], %{{.+}} : f32
-// CHECK: memref.store %[[RES]], %[[MAX]][%[[BI]], %[[HI]], %[[QI]]]
+// CHECK: memref.store %[[RES]], %[[MAX]][%[[IDX]]#0, %[[IDX]]#1, %[[IDX]]#2]
 func.func @row_max(%s: memref<?x8x?x?xf32>, %max: memref<?x8x?xf32>) {
   linalg.generic {indexing_maps = [#s, #m],
                   iterator_types = ["parallel", "parallel", "parallel",
@@ -765,7 +774,8 @@ func.func @no_epilogue(%x: memref<?x256xf32>, %z: memref<?x256xf32>,
 #kk = affine_map<(b, h, k, d) -> (b, h floordiv 4, k, d)>
 #o = affine_map<(b, h, k, d) -> (b, h, k)>
 
-// Attention's scores, Q x K^T over a 64-wide head: a static row shorter
+// Attention's scores, Q x K^T over a 64-wide head, K at an unknown offset
+// (rows not provably aligned, so no vector loads): a static row shorter
 // than 256 gets a group of lanes, about 8 elements each (8 lanes here), so
 // a warp computes 4 scores and a block 32: the grid is ceil(outputs / 32).
 // Lane l works on output 4 * warp + l / 8 at elements l % 8, + 8, ...; the
@@ -800,11 +810,11 @@ func.func @no_epilogue(%x: memref<?x256xf32>, %z: memref<?x256xf32>,
 // CHECK: %[[W:.+]] = arith.andi %[[T0]], %[[VALID]]
 // CHECK: scf.if %[[W]] {
 // CHECK: memref.store
-func.func @scores_lane_groups(%q: memref<?x32x64xbf16>, %k: memref<?x8x?x64xbf16>,
+func.func @scores_lane_groups(%q: memref<?x32x64xbf16>, %k: memref<?x8x?x64xbf16, strided<[?, ?, 64, 1], offset: ?>>,
                               %s: memref<?x32x?xf32>) {
   linalg.generic {indexing_maps = [#q, #kk, #o],
                   iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%q, %k : memref<?x32x64xbf16>, memref<?x8x?x64xbf16>)
+      ins(%q, %k : memref<?x32x64xbf16>, memref<?x8x?x64xbf16, strided<[?, ?, 64, 1], offset: ?>>)
       outs(%s : memref<?x32x?xf32>) {
   ^bb0(%a: bf16, %b: bf16, %o: f32):
     %ea = arith.extf %a : bf16 to f32
@@ -822,7 +832,8 @@ func.func @scores_lane_groups(%q: memref<?x32x64xbf16>, %k: memref<?x8x?x64xbf16
 #out = affine_map<(d0, d1) -> (d0)>
 
 // A row epilogue after a lane-group reduction (a 64-wide row max, then the
-// exponentials written over the row in place): only a valid group runs it,
+// exponentials written over the row in place; a view at an unknown offset,
+// so no vector loads): only a valid group runs it,
 // since a repeated group would read what the real one already overwrote.
 // CHECK-LABEL: func.func @group_epilogue
 // CHECK: gpu.launch
@@ -836,22 +847,22 @@ func.func @scores_lane_groups(%q: memref<?x32x64xbf16>, %k: memref<?x8x?x64xbf16
 // CHECK: math.exp
 // CHECK: memref.store
 // CHECK: gpu.terminator
-func.func @group_epilogue(%s: memref<?x64xf32>) {
+func.func @group_epilogue(%s: memref<?x64xf32, strided<[64, 1], offset: ?>>) {
   %c0 = arith.constant 0 : index
   %ninf = arith.constant 0xFF800000 : f32
-  %n = memref.dim %s, %c0 : memref<?x64xf32>
+  %n = memref.dim %s, %c0 : memref<?x64xf32, strided<[64, 1], offset: ?>>
   %max = memref.alloc(%n) : memref<?xf32>
   linalg.fill ins(%ninf : f32) outs(%max : memref<?xf32>)
   linalg.generic {indexing_maps = [#row, #out],
                   iterator_types = ["parallel", "reduction"]}
-      ins(%s : memref<?x64xf32>) outs(%max : memref<?xf32>) {
+      ins(%s : memref<?x64xf32, strided<[64, 1], offset: ?>>) outs(%max : memref<?xf32>) {
   ^bb0(%in: f32, %o: f32):
     %m = arith.maxnumf %in, %o : f32
     linalg.yield %m : f32
   }
   linalg.generic {indexing_maps = [#row, #out, #row],
                   iterator_types = ["parallel", "parallel"]}
-      ins(%s, %max : memref<?x64xf32>, memref<?xf32>) outs(%s : memref<?x64xf32>) {
+      ins(%s, %max : memref<?x64xf32, strided<[64, 1], offset: ?>>, memref<?xf32>) outs(%s : memref<?x64xf32, strided<[64, 1], offset: ?>>) {
   ^bb0(%si: f32, %mi: f32, %o: f32):
     %d = arith.subf %si, %mi : f32
     %e = math.exp %d : f32
@@ -1064,6 +1075,46 @@ func.func @pointwise_negative(%x: memref<?x768xf32>, %a: memref<?xf32>,
   ^bb0(%s: f32, %t: f32, %o: f32):
     %m = arith.mulf %s, %t : f32
     linalg.yield %m : f32
+  }
+  return
+}
+
+// -----
+
+#q = affine_map<(b, h, k, d) -> (b, h, d)>
+#kk = affine_map<(b, h, k, d) -> (b, h floordiv 4, k, d)>
+#o = affine_map<(b, h, k, d) -> (b, h, k)>
+
+// The same scores with aligned rows (identity layouts): 16-byte pieces
+// tile the 64-wide head, so each score gets one thread (about 8 pieces a
+// lane), 256 scores a block: it loads its Q row and its K row 8 bf16 at a
+// time and folds the 64 products; no shuffles.
+// CHECK-LABEL: func.func @scores_vector
+// CHECK: %[[OUTS:.+]] = arith.muli %{{.+}}, %c32 : index
+// CHECK: %[[BLOCKS:.+]] = arith.ceildivsi %[[OUTS]], %c256 : index
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.+}} = %[[BLOCKS]], {{.*}} threads
+// CHECK: scf.for %[[BASE:.+]] = %c0 to %c64 step %c8 iter_args
+// CHECK: %[[AT:.+]] = arith.addi %[[BASE]], %{{.+}}
+// CHECK: vector.load %{{.+}}[%{{.+}}, %{{.+}}, %[[AT]]] {alignment = 16 : i64} : memref<?x32x64xbf16>, vector<8xbf16>
+// CHECK: vector.load %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}, %[[AT]]] {alignment = 16 : i64} : memref<?x8x?x64xbf16>, vector<8xbf16>
+// CHECK-NOT: memref.load
+// CHECK-COUNT-8: arith.mulf
+// CHECK-NOT: memref.load
+// CHECK: scf.yield
+// CHECK-NOT: gpu.shuffle
+// CHECK: memref.store
+func.func @scores_vector(%q: memref<?x32x64xbf16>, %k: memref<?x8x?x64xbf16>,
+                         %s: memref<?x32x?xf32>) {
+  linalg.generic {indexing_maps = [#q, #kk, #o],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<?x32x64xbf16>, memref<?x8x?x64xbf16>)
+      outs(%s : memref<?x32x?xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %o: f32):
+    %ea = arith.extf %a : bf16 to f32
+    %eb = arith.extf %b : bf16 to f32
+    %m = arith.mulf %ea, %eb : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
   }
   return
 }

@@ -358,7 +358,21 @@ def DSReductionsToGPU : Pass<"ds-reductions-to-gpu", "func::FuncOp"> {
       as its last index (attention's P x V: values contiguous in the
       output's last dimension), a column kernel (`reduce_columns`): a block
       per 32 outputs along that dimension, one per lane, the 8 warps
-      splitting the reduction, combined in shared memory.
+      splitting the reduction, combined in shared memory;
+    - a static reduction shorter than 256 gets a group of lanes rather
+      than a whole warp: a power of two, about 8 elements a lane
+      (attention's scores over a 64-wide head: 8 lanes, 4 scores a warp);
+    - when every input that varies along the reduction reads it as its
+      last index, with rows provably 16-byte aligned, and 16-byte pieces
+      tile the static row, each lane loads a whole piece (`vector.load`)
+      per input per step;
+    - pointwise epilogues: a chain of all-parallel ops right after the
+      reduction, each reading the previous link's buffer (first the
+      result) once through a permutation and writing in place or to a
+      buffer the kernel does not otherwise touch (attention's scale and
+      mask, a mean's division, the cast and head transpose after P x V),
+      runs in the thread that stores each result element; a buffer only
+      the chain reads is never stored.
 
     Reductions with a static extent below 32, and every op that does not
     match, are left to the generic path.
@@ -388,7 +402,8 @@ def DSReductionsToGPU : Pass<"ds-reductions-to-gpu", "func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::memref::MemRefDialect"];
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def DSSplitReductions : Pass<"ds-split-reductions", "func::FuncOp"> {

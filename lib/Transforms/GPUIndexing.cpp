@@ -1,0 +1,67 @@
+//===- GPUIndexing.cpp - index arithmetic inside kernels --------------------===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPUIndexing.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+#include <limits>
+
+using namespace mlir;
+
+SmallVector<Value> mlir::ds::delinearizeIndex(OpBuilder &b, Location loc,
+                                              Value linear,
+                                              ArrayRef<Value> extents,
+                                              Value total, bool keepRest) {
+  size_t count = extents.size();
+  size_t results = keepRest ? count + 1 : count;
+  auto split = [&](OpBuilder &sb, Type type) {
+    auto cast = [&](Value v) -> Value {
+      return type.isIndex()
+                 ? v
+                 : arith::IndexCastUIOp::create(sb, loc, type, v).getResult();
+    };
+    auto back = [&](Value v) -> Value {
+      return type.isIndex() ? v
+                            : arith::IndexCastUIOp::create(
+                                  sb, loc, sb.getIndexType(), v)
+                                  .getResult();
+    };
+    SmallVector<Value> parts(results);
+    Value rest = cast(linear);
+    for (int d = static_cast<int>(count) - 1; d >= 0; --d) {
+      if (d == 0 && !keepRest)
+        break;
+      Value extent = cast(extents[d]);
+      parts[d] = back(arith::RemUIOp::create(sb, loc, rest, extent));
+      rest = arith::DivUIOp::create(sb, loc, rest, extent);
+    }
+    parts[keepRest ? count : 0] = back(rest);
+    return parts;
+  };
+  // The divisions that would run: by extents[1..] (and extents[0] with
+  // keepRest).
+  ArrayRef<Value> divisors = keepRest ? extents : extents.drop_front();
+  bool allStatic = llvm::all_of(divisors, [](Value e) {
+    return getConstantIntValue(e).has_value();
+  });
+  if (divisors.empty() || allStatic || !total)
+    return split(b, b.getIndexType());
+  Value fits = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ule, total,
+      arith::ConstantIndexOp::create(b, loc,
+                                     std::numeric_limits<int32_t>::max()));
+  SmallVector<Type> types(results, b.getIndexType());
+  auto choice =
+      scf::IfOp::create(b, loc, TypeRange(types), fits, /*withElse=*/true);
+  OpBuilder tb = OpBuilder::atBlockBegin(choice.thenBlock());
+  scf::YieldOp::create(tb, loc, split(tb, tb.getI32Type()));
+  OpBuilder eb = OpBuilder::atBlockBegin(choice.elseBlock());
+  scf::YieldOp::create(eb, loc, split(eb, eb.getIndexType()));
+  return SmallVector<Value>(choice.getResults());
+}

@@ -1,0 +1,32 @@
+//===- GPUIndexing.h - index arithmetic inside kernels (internal) -*- C++ -*-===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+// Shared by the passes that build gpu.launch bodies (ds-map-to-gpu,
+// ds-reductions-to-gpu).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DS_LIB_TRANSFORMS_GPUINDEXING_H
+#define DS_LIB_TRANSFORMS_GPUINDEXING_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::ds {
+
+/// Splits `linear` over `extents`, the last fastest: one index per extent,
+/// the first taking the whole quotient that is left, or with `keepRest`
+/// one remainder per extent and that quotient last. `total` bounds
+/// `linear` (the product of the extents, or more with `keepRest`): when it
+/// fits in 31 bits, which is the case in practice, the divisions run on
+/// 32-bit values behind a uniform branch, since 64-bit division by a value
+/// known only at run time is a long instruction sequence that every thread
+/// runs. Static extents divide as they are (by constants, cheaply), and so
+/// does everything when `total` is null.
+SmallVector<Value> delinearizeIndex(OpBuilder &b, Location loc, Value linear,
+                                    ArrayRef<Value> extents, Value total,
+                                    bool keepRest = false);
+
+} // namespace mlir::ds
+
+#endif // DS_LIB_TRANSFORMS_GPUINDEXING_H
