@@ -291,3 +291,52 @@ func.func @given_mma_tile(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>,
       outs(%acc : memref<?x64xf32>)
   return
 }
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// The tiled GEMM's tile given in the IR ([64, 64, 32 x stages], 4 warps):
+// only that kernel, 1 step a loop iteration (16 mma's), no alternatives.
+// The columns past N = 96 (the second block's last 32) are clamped on
+// load and skipped on store.
+// CHECK-LABEL: func.func @given_gemm_tile
+// CHECK-NOT: ds.alternative_launches
+// CHECK-NOT: scf.if
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c2, {{.*}}) threads({{.*}}) in ({{.*}} = %c128, {{.*}}) function(@gemm_mma_96x256) {
+// CHECK: arith.minui %{{.+}}, %c95
+// CHECK: scf.for {{.*}} step %c32 iter_args
+// CHECK-COUNT-16: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: arith.cmpi ult, %{{.+}}, %c96
+// CHECK: ds.tile = #ds.tile<sizes = [64, 64, 32], warps = 4, stages = 1>
+// CHECK-NOT: function(@gemv
+func.func @given_gemm_tile(%x: memref<?x256xbf16>, %w: memref<96x256xbf16>,
+                           %acc: memref<?x96xf32>) {
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      {ds.tile = #ds.tile<sizes = [64, 64, 32], warps = 4, stages = 1>}
+      ins(%x, %w : memref<?x256xbf16>, memref<96x256xbf16>)
+      outs(%acc : memref<?x96xf32>)
+  return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// A GEMM tile with the wrong warp count is refused, and the message names
+// the tensor-core forms.
+func.func @bad_gemm_tile(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>,
+                         %acc: memref<?x64xf32>) {
+  // expected-error @+1 {{or [64, 64, 32 x stages] with 4 warps for the tensor-core GEMM}}
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      {ds.tile = #ds.tile<sizes = [64, 64, 32], warps = 8, stages = 1>}
+      ins(%x, %w : memref<?x256xbf16>, memref<64x256xbf16>)
+      outs(%acc : memref<?x64xf32>)
+  return
+}
