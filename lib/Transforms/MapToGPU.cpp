@@ -143,6 +143,40 @@ Value mapLinearIteration(OpBuilder &b, Location loc, scf::ParallelOp loop,
   return keepRest ? parts.back() : Value();
 }
 
+/// The trip count of `loop` (never negative), built at `b`'s insertion
+/// point.
+Value tripCount(OpBuilder &b, Location loc, scf::ForOp loop) {
+  return arith::MaxSIOp::create(
+      b, loc,
+      arith::CeilDivSIOp::create(
+          b, loc,
+          arith::SubIOp::create(b, loc, loop.getUpperBound(),
+                                loop.getLowerBound()),
+          loop.getStep()),
+      arith::ConstantIndexOp::create(b, loc, 0));
+}
+
+/// Builds, at `b`, a launch of one thread per item of `total` (256 a
+/// block) and returns the thread's linear id and its guard (id < total).
+std::pair<Value, scf::IfOp> launchThreadPerItem(OpBuilder &b, Location loc,
+                                                Value total) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value threads = arith::ConstantIndexOp::create(b, loc, kThreadsPerBlock);
+  Value blocks = arith::CeilDivSIOp::create(b, loc, total, threads);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
+  OpBuilder lb = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Value id = arith::AddIOp::create(
+      lb, loc, arith::MulIOp::create(lb, loc, launch.getBlockIds().x, threads),
+      launch.getThreadIds().x);
+  auto guard = scf::IfOp::create(
+      lb, loc,
+      arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::ult, id, total),
+      /*withElse=*/false);
+  gpu::TerminatorOp::create(lb, loc);
+  return {id, guard};
+}
+
 /// Wraps `parallel` in a gpu.launch of one thread per iteration.
 void launchParallel(scf::ParallelOp parallel) {
   Location loc = parallel.getLoc();
@@ -152,20 +186,7 @@ void launchParallel(scf::ParallelOp parallel) {
   Value total = one;
   for (Value count : counts)
     total = arith::MulIOp::create(b, loc, total, count);
-  Value threads = arith::ConstantIndexOp::create(b, loc, kThreadsPerBlock);
-  Value blocks = arith::CeilDivSIOp::create(b, loc, total, threads);
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
-                                      one);
-  OpBuilder lb = OpBuilder::atBlockBegin(&launch.getBody().front());
-  Value id = arith::AddIOp::create(
-      lb, loc,
-      arith::MulIOp::create(lb, loc, launch.getBlockIds().x, threads),
-      launch.getThreadIds().x);
-  Value inRange = arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::ult,
-                                        id, total);
-  auto guard = scf::IfOp::create(lb, loc, inRange, /*withElse=*/false);
-  gpu::TerminatorOp::create(lb, loc);
-
+  auto [id, guard] = launchThreadPerItem(b, loc, total);
   OpBuilder ib = guard.getThenBodyBuilder();
   IRMapping map;
   mapLinearIteration(ib, loc, parallel, counts, id, total, map);
@@ -349,33 +370,12 @@ scf::ParallelOp flattenableParallel(scf::ForOp loop) {
 void launchFlattened(scf::ForOp loop, scf::ParallelOp parallel) {
   Location loc = loop.getLoc();
   OpBuilder b(loop);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value trips = arith::MaxSIOp::create(
-      b, loc,
-      arith::CeilDivSIOp::create(
-          b, loc,
-          arith::SubIOp::create(b, loc, loop.getUpperBound(),
-                                loop.getLowerBound()),
-          loop.getStep()),
-      zero);
+  Value trips = tripCount(b, loc, loop);
   SmallVector<Value> counts = tripCounts(b, loc, parallel);
   Value total = trips;
   for (Value count : counts)
     total = arith::MulIOp::create(b, loc, total, count);
-  Value threads = arith::ConstantIndexOp::create(b, loc, kThreadsPerBlock);
-  Value blocks = arith::CeilDivSIOp::create(b, loc, total, threads);
-  auto launch =
-      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
-  OpBuilder lb = OpBuilder::atBlockBegin(&launch.getBody().front());
-  Value id = arith::AddIOp::create(
-      lb, loc, arith::MulIOp::create(lb, loc, launch.getBlockIds().x, threads),
-      launch.getThreadIds().x);
-  auto guard = scf::IfOp::create(
-      lb, loc,
-      arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::ult, id, total),
-      /*withElse=*/false);
-  gpu::TerminatorOp::create(lb, loc);
+  auto [id, guard] = launchThreadPerItem(b, loc, total);
   OpBuilder ib = guard.getThenBodyBuilder();
   IRMapping map;
   Value iteration =
@@ -409,14 +409,7 @@ void launchSequential(Operation *op) {
     if (scf::ParallelOp parallel = flattenableParallel(loop))
       return launchFlattened(loop, parallel);
     // A block per iteration, its parallel loops spread over the block.
-    Value trips = arith::MaxSIOp::create(
-        b, loc,
-        arith::CeilDivSIOp::create(
-            b, loc,
-            arith::SubIOp::create(b, loc, loop.getUpperBound(),
-                                  loop.getLowerBound()),
-            loop.getStep()),
-        arith::ConstantIndexOp::create(b, loc, 0));
+    Value trips = tripCount(b, loc, loop);
     Value threads =
         arith::ConstantIndexOp::create(b, loc, kThreadsForSequential);
     auto launch =

@@ -287,16 +287,23 @@ std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
 /// row's result and writes only its row, so the warp (or block) that
 /// reduced the row can run it: RMSNorm's normalisation, softmax's
 /// exponentials, one launch fewer each.
-linalg::GenericOp findEpilogue(const RowReduction &r) {
-  linalg::GenericOp op = r.op;
-  if (r.kind != RowReduction::Kind::Combiner)
-    return {};
+/// The next op after `op` that is not a host op a fused kernel may be
+/// built across (allocations, shapes, views, constants: they move before
+/// the kernel).
+Operation *nextPastHostOps(Operation *op) {
   Operation *next = op->getNextNode();
   while (next && isa<memref::AllocOp, memref::DimOp, memref::SubViewOp,
                      memref::ExpandShapeOp, memref::CollapseShapeOp,
                      memref::CastOp, arith::ConstantOp>(next))
     next = next->getNextNode();
-  auto epilogue = dyn_cast_or_null<linalg::GenericOp>(next);
+  return next;
+}
+
+linalg::GenericOp findEpilogue(const RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  if (r.kind != RowReduction::Kind::Combiner)
+    return {};
+  auto epilogue = dyn_cast_or_null<linalg::GenericOp>(nextPastHostOps(op));
   if (!epilogue || !epilogue.hasPureBufferSemantics() ||
       epilogue.getNumLoops() != op.getNumLoops() ||
       epilogue.getNumReductionLoops() != 0 ||
@@ -369,11 +376,7 @@ void findPointwiseEpilogues(RowReduction &r) {
   written.insert(viewRoot(current));
   Operation *after = op;
   while (true) {
-    Operation *next = after->getNextNode();
-    while (next && isa<memref::AllocOp, memref::DimOp, memref::SubViewOp,
-                       memref::ExpandShapeOp, memref::CollapseShapeOp,
-                       memref::CastOp, arith::ConstantOp>(next))
-      next = next->getNextNode();
+    Operation *next = nextPastHostOps(after);
     auto link = dyn_cast_or_null<linalg::LinalgOp>(next);
     if (!link || !link.hasPureBufferSemantics() ||
         link.getNumLoops() != link.getNumParallelLoops() ||

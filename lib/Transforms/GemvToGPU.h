@@ -1,0 +1,79 @@
+//===- GemvToGPU.h - linear-layer kernels (internal) ------------*- C++ -*-===//
+//
+// Part of the ds project: an MLIR-based compiler for transformer graphs.
+//
+// Shared between the matching side of ds-gemv-to-gpu (GemvToGPU.cpp) and
+// the kernel builders (GemvKernels.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DS_LIB_TRANSFORMS_GEMVTOGPU_H
+#define DS_LIB_TRANSFORMS_GEMVTOGPU_H
+
+#include "ds/Dialect/DS/IR/DSAttrs.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace mlir::ds::gemv {
+
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kVectorBytes = 16;
+// The tensor-core kernel: mma.sync m16n8k16, two per 32-element K step.
+constexpr int64_t kMmaRows = 16, kMmaCols = 8, kMmaStep = 32;
+// Up to this many rows the CUDA-core kernel is the faster (measured on an
+// H200: 23 us against 31 us for Llama-1B's gate/up GEMV at batch 1).
+constexpr int64_t kMmaMinRows = 4;
+// The tiled tensor-core GEMM (prefill's many rows): blocks of 2 x 2 warps,
+// each warp 32 rows x 32 columns (2 x 4 mma tiles), so every 16-byte load
+// feeds 2 or 4 mma's instead of the GEMV kernel's 2 for 3 loads.
+constexpr int64_t kGemmWarpRows = 32, kGemmWarpCols = 32;
+constexpr int64_t kGemmWarpsM = 2, kGemmWarpsN = 2;
+constexpr int64_t kGemmRows = kGemmWarpRows * kGemmWarpsM;
+constexpr int64_t kGemmCols = kGemmWarpCols * kGemmWarpsN;
+// More rows than this take the GEMM kernel; up to it the GEMV kernel, which
+// reads the weight once, stays memory-bound (decode up to batch 64).
+constexpr int64_t kGemmMinRows = 64;
+
+/// An index constant.
+inline Value cIndex(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// One linear layer found in the IR.
+struct Gemv {
+  linalg::MatmulOp matmul;
+  linalg::FillOp fill;        // zero fill of the accumulator, or null
+  linalg::GenericOp epilogue; // elementwise consumer folded in, or null
+  Value accView;              // what the epilogue reads: the accumulator or
+                              // a view splitting M into leading dimensions
+  int64_t n = 0, k = 0;
+  Type elementType;           // of the activation and the weight
+  int64_t vector = 0;         // elements per 16-byte load
+};
+
+/// The GEMV tile: `rows` activation rows a block, `warps` columns a block
+/// (one per warp), `stages` vector loads in flight per lane.
+struct Tile {
+  int64_t rows = 0, warps = 0, stages = 0;
+  /// The tensor-core kernel: 16 rows and 8 columns a block, `warps`
+  /// splitting K, `stages` 32-element steps in flight per warp.
+  bool mma = false;
+  /// The tiled tensor-core GEMM: kGemmRows x kGemmCols a block of
+  /// kGemmWarpsM x kGemmWarpsN warps, `stages` K steps in flight.
+  bool gemm = false;
+};
+
+/// Kernel builders (GemvKernels.cpp). Each inserts a gpu.launch of `g`
+/// with `tile` at `b` (where `g`'s last op was: the epilogue's output may
+/// be allocated after the matmul, and nothing in between touches memory),
+/// recording `tileAttr` on it; the caller erases `g`'s ops.
+void buildKernel(OpBuilder &b, Gemv g, const Tile &tile, ds::TileAttr tileAttr);
+void buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
+                    ds::TileAttr tileAttr);
+void buildGemmKernel(OpBuilder &b, Gemv g, const Tile &tile,
+                     ds::TileAttr tileAttr);
+
+} // namespace mlir::ds::gemv
+
+#endif // DS_LIB_TRANSFORMS_GEMVTOGPU_H
