@@ -22,7 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GPUIndexing.h"
+#include "GPUUtils.h"
 
 #include "ds/Transforms/Passes.h"
 
@@ -126,6 +126,15 @@ SmallVector<Value> tripCounts(OpBuilder &b, Location loc,
   return counts;
 }
 
+/// `first` times every value of `counts`, built at `b`.
+Value multiplyAll(OpBuilder &b, Location loc, Value first,
+                  ArrayRef<Value> counts) {
+  Value total = first;
+  for (Value count : counts)
+    total = arith::MulIOp::create(b, loc, total, count);
+  return total;
+}
+
 /// Maps the induction variables of `loop` to the iteration with linear
 /// index `id` < `total` (the last dimension fastest: coalesced accesses
 /// for the row-major buffers the loops come from) and, with `keepRest`,
@@ -183,9 +192,7 @@ void launchParallel(scf::ParallelOp parallel) {
   OpBuilder b(parallel);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   SmallVector<Value> counts = tripCounts(b, loc, parallel);
-  Value total = one;
-  for (Value count : counts)
-    total = arith::MulIOp::create(b, loc, total, count);
+  Value total = multiplyAll(b, loc, one, counts);
   auto [id, guard] = launchThreadPerItem(b, loc, total);
   OpBuilder ib = guard.getThenBodyBuilder();
   IRMapping map;
@@ -244,16 +251,6 @@ void distributeOverBlock(scf::ParallelOp loop, Value tid, int64_t threads) {
 
 constexpr int64_t kThreadsForSequential = 256;
 
-/// The buffer `v` is a view of: `v` through subview, cast and reshape ops.
-Value viewRoot(Value v) {
-  while (Operation *def = v.getDefiningOp()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
-      v = view.getViewSource();
-    else
-      break;
-  }
-  return v;
-}
 
 /// True if `written` is, through views, a slice of a buffer defined outside
 /// `loop` that a subview in the loop takes at offset `iv` with size 1 in
@@ -322,11 +319,11 @@ bool hasIndependentIterations(scf::ForOp loop) {
     if (write) {
       if (!isSliceOfIteration(buffer, loop))
         return false;
-      writtenRoots.insert(viewRoot(buffer));
+      writtenRoots.insert(ds::viewRoot(buffer));
     }
   // Reads of a written buffer must stay in the iteration's slice too.
   for (auto [buffer, write] : accesses)
-    if (!write && writtenRoots.contains(viewRoot(buffer)) &&
+    if (!write && writtenRoots.contains(ds::viewRoot(buffer)) &&
         !isSliceOfIteration(buffer, loop))
       return false;
   return true;
@@ -372,9 +369,7 @@ void launchFlattened(scf::ForOp loop, scf::ParallelOp parallel) {
   OpBuilder b(loop);
   Value trips = tripCount(b, loc, loop);
   SmallVector<Value> counts = tripCounts(b, loc, parallel);
-  Value total = trips;
-  for (Value count : counts)
-    total = arith::MulIOp::create(b, loc, total, count);
+  Value total = multiplyAll(b, loc, trips, counts);
   auto [id, guard] = launchThreadPerItem(b, loc, total);
   OpBuilder ib = guard.getThenBodyBuilder();
   IRMapping map;

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ReductionsToGPU.h"
-#include "GPUIndexing.h"
+#include "GPUUtils.h"
 
 #include "mlir/Dialect/Affine/Utils.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"

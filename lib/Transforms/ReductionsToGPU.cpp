@@ -31,6 +31,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ReductionsToGPU.h"
+#include "GPUUtils.h"
 
 #include "ds/Transforms/Passes.h"
 
@@ -343,16 +344,6 @@ linalg::GenericOp findEpilogue(const RowReduction &r) {
   return epilogue;
 }
 
-/// The buffer `v` is a view of: `v` through subview, cast and reshape ops.
-Value viewRoot(Value v) {
-  while (Operation *def = v.getDefiningOp()) {
-    auto view = dyn_cast<ViewLikeOpInterface>(def);
-    if (!view)
-      break;
-    v = view.getViewSource();
-  }
-  return v;
-}
 
 /// The elementwise ops that can run where `r` stores each result element
 /// (RowReduction::pointwise): a chain of ops right after the reduction
@@ -372,8 +363,8 @@ void findPointwiseEpilogues(RowReduction &r) {
   llvm::SmallPtrSet<Value, 8> read, written;
   for (Value in : op.getDpsInputs())
     if (isa<MemRefType>(in.getType()))
-      read.insert(viewRoot(in));
-  written.insert(viewRoot(current));
+      read.insert(ds::viewRoot(in));
+  written.insert(ds::viewRoot(current));
   Operation *after = op;
   while (true) {
     Operation *next = nextPastHostOps(after);
@@ -400,8 +391,8 @@ void findPointwiseEpilogues(RowReduction &r) {
       }
       if (!isa<MemRefType>(input->get().getType()))
         continue;
-      Value root = viewRoot(input->get());
-      ok &= !written.contains(root) && root != viewRoot(current);
+      Value root = ds::viewRoot(input->get());
+      ok &= !written.contains(root) && root != ds::viewRoot(current);
       others.push_back(root);
     }
     if (!ok || !source || !link.getMatchingIndexingMap(source).isPermutation())
@@ -412,7 +403,7 @@ void findPointwiseEpilogues(RowReduction &r) {
       break;
     bool inPlace = out->get() == current &&
                    outMap == link.getMatchingIndexingMap(source);
-    Value outRoot = viewRoot(out->get());
+    Value outRoot = ds::viewRoot(out->get());
     if (!inPlace && (out->get() == current || read.contains(outRoot) ||
                      written.contains(outRoot) ||
                      llvm::is_contained(others, outRoot)))

@@ -1,14 +1,15 @@
-//===- GPUIndexing.cpp - index arithmetic inside kernels --------------------===//
+//===- GPUUtils.cpp - helpers of the kernel-building passes ----------------===//
 //
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //
 //===----------------------------------------------------------------------===//
 
-#include "GPUIndexing.h"
+#include "GPUUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include <limits>
 
@@ -64,4 +65,14 @@ SmallVector<Value> mlir::ds::delinearizeIndex(OpBuilder &b, Location loc,
   OpBuilder eb = OpBuilder::atBlockBegin(choice.elseBlock());
   scf::YieldOp::create(eb, loc, split(eb, eb.getIndexType()));
   return SmallVector<Value>(choice.getResults());
+}
+
+Value mlir::ds::viewRoot(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      break;
+    v = view.getViewSource();
+  }
+  return v;
 }

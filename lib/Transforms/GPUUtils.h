@@ -1,4 +1,4 @@
-//===- GPUIndexing.h - index arithmetic inside kernels (internal) -*- C++ -*-===//
+//===- GPUUtils.h - helpers of the kernel-building passes (internal) -*- C++ -*-===//
 //
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //
@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef DS_LIB_TRANSFORMS_GPUINDEXING_H
-#define DS_LIB_TRANSFORMS_GPUINDEXING_H
+#ifndef DS_LIB_TRANSFORMS_GPUUTILS_H
+#define DS_LIB_TRANSFORMS_GPUUTILS_H
 
 #include "mlir/IR/Builders.h"
 
@@ -27,6 +27,10 @@ SmallVector<Value> delinearizeIndex(OpBuilder &b, Location loc, Value linear,
                                     ArrayRef<Value> extents, Value total,
                                     bool keepRest = false);
 
+/// The buffer `v` is a view of: `v` through subview, cast and reshape ops
+/// (any ViewLikeOpInterface op).
+Value viewRoot(Value v);
+
 } // namespace mlir::ds
 
-#endif // DS_LIB_TRANSFORMS_GPUINDEXING_H
+#endif // DS_LIB_TRANSFORMS_GPUUTILS_H
