@@ -7,6 +7,7 @@
 #include "ds/InitAll.h"
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/DS/Transforms/BufferizableOpInterfaceImpl.h"
 #include "ds/Dialect/DS/Transforms/Passes.h"
 #include "ds/Pipelines/Pipelines.h"
 #include "ds/Transforms/Passes.h"
@@ -19,6 +20,7 @@
 
 void mlir::ds::registerAllDialects(DialectRegistry &registry) {
   registry.insert<DSDialect>();
+  registerBufferizableOpInterfaceExternalModels(registry);
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   // gpu-module-to-binary translates gpu.module (NVVM) to LLVM IR.

@@ -12,6 +12,7 @@
 #include "ds/Conversion/DSToLinalg/DSToLinalg.h"
 #include "ds/Conversion/Passes.h"
 #include "ds/Dialect/DS/IR/DSDialect.h"
+#include "ds/Dialect/DS/IR/DSOps.h"
 
 #include "LoweringUtils.h"
 
@@ -50,6 +51,8 @@ void mlir::ds::populateDSToLinalgPatterns(RewritePatternSet &patterns) {
 
 void mlir::ds::configureDSToLinalgLegality(ConversionTarget &target) {
   target.addIllegalDialect<DSDialect>();
+  // Kept whole for a target that generates one attention kernel.
+  target.addLegalOp<ds::FusedAttentionOp>();
   target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                          math::MathDialect, scf::SCFDialect,
                          tensor::TensorDialect>();

@@ -788,6 +788,41 @@ func.func @attention_c11(%q: tensor<2x4x1x8xf32>, %k: tensor<2x4x16x8xf32>, %n: 
 
 // -----
 
+// fused_attention_c1: tensors or buffers, not both.
+func.func @fused_attention_c1(%q: tensor<1x4x3x16xf32>, %k: tensor<1x4x9x16xf32>, %o: memref<1x4x3x16xf32>) {
+  // expected-error @+1 {{expected all operands to be tensors or all to be buffers}}
+  ds.fused_attention %q, %k, %k outs(%o) {scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x16xf32>, memref<1x4x3x16xf32>) -> ()
+  return
+}
+
+// -----
+
+// fused_attention: the shape checks of ds.attention (attention_c6).
+func.func @fused_attention_heads(%q: memref<1x6x3x16xf32>, %k: memref<1x4x9x16xf32>, %o: memref<1x6x3x16xf32>) {
+  // expected-error @+1 {{expected key/value heads (4) to divide query heads (6)}}
+  ds.fused_attention %q, %k, %k outs(%o) {scale = 0.25 : f32} : (memref<1x6x3x16xf32>, memref<1x4x9x16xf32>, memref<1x4x9x16xf32>, memref<1x6x3x16xf32>) -> ()
+  return
+}
+
+// -----
+
+// fused_attention: attention_c11 and attention_c10.
+func.func @fused_attention_kv_length(%q: memref<2x4x1x8xf32>, %k: memref<2x4x16x8xf32>, %n: memref<1xi64>, %o: memref<2x4x1x8xf32>) {
+  // expected-error @+1 {{expected kv_length of shape [2], got [1]}}
+  ds.fused_attention %q, %k, %k kv_length(%n) outs(%o) {causal, scale = 0.25 : f32} : (memref<2x4x1x8xf32>, memref<2x4x16x8xf32>, memref<2x4x16x8xf32>, memref<1xi64>, memref<2x4x1x8xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @fused_attention_scale(%q: memref<2x4x1x8xf32>, %k: memref<2x4x16x8xf32>, %o: memref<2x4x1x8xf32>) {
+  // expected-error @+1 {{expected a finite positive scale, got -1}}
+  ds.fused_attention %q, %k, %k outs(%o) {scale = -1.0 : f32} : (memref<2x4x1x8xf32>, memref<2x4x16x8xf32>, memref<2x4x16x8xf32>, memref<2x4x1x8xf32>) -> ()
+  return
+}
+
+// -----
+
 // rope_table_c1: positions are [P, S].
 func.func @rope_table_c1(%p: tensor<8xi64>, %f: tensor<4xf32>) {
   // expected-error @+1 {{expected positions of rank 2 [P, S], got rank 1}}

@@ -29,6 +29,16 @@ func.func @attention_kv_length(%q: tensor<1x8x1x64xbf16>, %k: tensor<1x8x1024x64
   return %0 : tensor<1x8x1x64xbf16>
 }
 
+// Fused attention in destination style, on tensors and on buffers.
+// CHECK-LABEL: func @fused_attention
+func.func @fused_attention(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %n: tensor<?xi64>, %init: tensor<?x8x?x64xbf16>, %qb: memref<1x4x3x16xf32>, %kb: memref<1x4x9x16xf32>, %ob: memref<1x4x3x16xf32>) -> tensor<?x8x?x64xbf16> {
+  // CHECK: ds.fused_attention %{{.*}}, %{{.*}}, %{{.*}} kv_length(%{{.*}}) outs(%{{.*}}) {causal, scale = 1.250000e-01 : f32} : (tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?xi64>, tensor<?x8x?x64xbf16>) -> tensor<?x8x?x64xbf16>
+  %0 = ds.fused_attention %q, %k, %k kv_length(%n) outs(%init) {causal, scale = 0.125 : f32} : (tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?xi64>, tensor<?x8x?x64xbf16>) -> tensor<?x8x?x64xbf16>
+  // CHECK: ds.fused_attention %{{.*}}, %{{.*}}, %{{.*}} outs(%{{.*}}) {scale = 2.500000e-01 : f32} : (memref<1x4x3x16xf32>, memref<1x4x9x16xf32>, memref<1x4x9x16xf32>, memref<1x4x3x16xf32>) -> ()
+  ds.fused_attention %qb, %kb, %kb outs(%ob) {scale = 0.25 : f32} : (memref<1x4x3x16xf32>, memref<1x4x9x16xf32>, memref<1x4x9x16xf32>, memref<1x4x3x16xf32>) -> ()
+  return %0 : tensor<?x8x?x64xbf16>
+}
+
 // LayerNorm with and without bias, RMSNorm over the last two dimensions.
 // CHECK-LABEL: func @norms
 func.func @norms(%x: tensor<?x?x768xf32>, %g: tensor<768xf32>, %b: tensor<768xf32>, %g2: tensor<?x768xf32>) -> (tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<?x?x768xf32>) {

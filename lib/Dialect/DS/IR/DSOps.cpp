@@ -76,55 +76,74 @@ std::optional<double> AttentionOp::getEffectiveScale() {
   return 1.0 / std::sqrt(static_cast<double>(headDim));
 }
 
-LogicalResult AttentionOp::verify() {
-  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
-                   v = getValue().getType(), r = getResult().getType();
+/// attention_c1 to attention_c7, shared by ds.attention and
+/// ds.fused_attention (tensors or buffers).
+static LogicalResult verifyAttentionShapes(Operation *op, ShapedType q,
+                                           ShapedType k, ShapedType v,
+                                           ShapedType r) {
   // attention_c1
   for (auto [name, type] : {std::pair{"query", q}, std::pair{"key", k},
                             std::pair{"value", v}, std::pair{"result", r}})
     if (type.getRank() != 4)
-      return emitOpError() << "expected " << name
-                           << " of rank 4 [batch, heads, seq, head_dim], got "
-                              "rank "
-                           << type.getRank();
+      return op->emitOpError()
+             << "expected " << name
+             << " of rank 4 [batch, heads, seq, head_dim], got rank "
+             << type.getRank();
   // attention_c2
   Type elt = q.getElementType();
   if (k.getElementType() != elt || v.getElementType() != elt ||
       r.getElementType() != elt)
-    return emitOpError()
+    return op->emitOpError()
            << "expected query, key, value and result to share element type "
            << elt;
   // attention_c3
   int64_t batch = q.getDimSize(0);
-  for (RankedTensorType t : {k, v, r})
+  for (ShapedType t : {k, v, r})
     if (!dimsAgree(t.getDimSize(0), batch))
-      return emitOpError() << "expected batch size " << batch
-                           << " on every operand and the result, got "
-                           << t.getDimSize(0);
+      return op->emitOpError() << "expected batch size " << batch
+                               << " on every operand and the result, got "
+                               << t.getDimSize(0);
   // attention_c4
   if (!dimsAgree(q.getDimSize(3), k.getDimSize(3)))
-    return emitOpError() << "expected query head_dim (" << q.getDimSize(3)
-                         << ") to equal key head_dim (" << k.getDimSize(3)
-                         << ")";
+    return op->emitOpError()
+           << "expected query head_dim (" << q.getDimSize(3)
+           << ") to equal key head_dim (" << k.getDimSize(3) << ")";
   // attention_c5
   if (!dimsAgree(k.getDimSize(1), v.getDimSize(1)) ||
       !dimsAgree(k.getDimSize(2), v.getDimSize(2)))
-    return emitOpError() << "expected key and value to agree on heads and "
-                            "sequence length, got key "
-                         << shapeStr(k.getShape()) << " and value "
-                         << shapeStr(v.getShape());
+    return op->emitOpError()
+           << "expected key and value to agree on heads and sequence "
+              "length, got key "
+           << shapeStr(k.getShape()) << " and value " << shapeStr(v.getShape());
   // attention_c6
   int64_t qHeads = q.getDimSize(1), kvHeads = k.getDimSize(1);
   if (!ShapedType::isDynamic(qHeads) && !ShapedType::isDynamic(kvHeads) &&
       (kvHeads == 0 || qHeads % kvHeads != 0))
-    return emitOpError() << "expected key/value heads (" << kvHeads
-                         << ") to divide query heads (" << qHeads << ")";
+    return op->emitOpError() << "expected key/value heads (" << kvHeads
+                             << ") to divide query heads (" << qHeads << ")";
   // attention_c7
   SmallVector<int64_t> expected = {batch, qHeads, q.getDimSize(2),
                                    v.getDimSize(3)};
   if (!shapesAgree(r.getShape(), expected))
-    return emitOpError() << "expected result shape " << shapeStr(expected)
-                         << ", got " << shapeStr(r.getShape());
+    return op->emitOpError() << "expected result shape " << shapeStr(expected)
+                             << ", got " << shapeStr(r.getShape());
+  return success();
+}
+
+/// attention_c10
+static LogicalResult verifyAttentionScale(Operation *op, double s) {
+  if (!std::isfinite(s) || s <= 0)
+    return op->emitOpError() << "expected a finite positive scale, got " << s;
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType(), r = getResult().getType();
+  if (failed(verifyAttentionShapes(*this, q, k, v, r)))
+    return failure();
+  Type elt = q.getElementType();
+  int64_t batch = q.getDimSize(0), qHeads = q.getDimSize(1);
   if (Value mask = getMask()) {
     RankedTensorType m = tensorType(mask);
     // attention_c8
@@ -152,12 +171,49 @@ LogicalResult AttentionOp::verify() {
                            << batch << "), got "
                            << tensorType(kvLength).getDimSize(0);
   // attention_c10
-  if (std::optional<APFloat> scale = getScale()) {
-    double s = scale->convertToDouble();
-    if (!std::isfinite(s) || s <= 0)
-      return emitOpError() << "expected a finite positive scale, got " << s;
-  }
+  if (std::optional<APFloat> scale = getScale())
+    return verifyAttentionScale(*this, scale->convertToDouble());
   return success();
+}
+
+LogicalResult FusedAttentionOp::verify() {
+  auto q = cast<ShapedType>(getQuery().getType());
+  auto k = cast<ShapedType>(getKey().getType());
+  auto v = cast<ShapedType>(getValue().getType());
+  auto r = cast<ShapedType>(getInit().getType());
+  // fused_attention_c1: one kind of operand
+  bool tensors = isa<TensorType>(q);
+  for (Value operand : getOperands())
+    if (isa<TensorType>(operand.getType()) != tensors)
+      return emitOpError() << "expected all operands to be tensors or all "
+                              "to be buffers";
+  if (failed(verifyAttentionShapes(*this, q, k, v, r)))
+    return failure();
+  // attention_c11
+  if (Value kvLength = getKvLength()) {
+    auto len = cast<ShapedType>(kvLength.getType());
+    if (len.getRank() != 1 || !dimsAgree(len.getDimSize(0), q.getDimSize(0)))
+      return emitOpError() << "expected kv_length of shape [" << q.getDimSize(0)
+                           << "], got " << shapeStr(len.getShape());
+  }
+  return verifyAttentionScale(*this, getScale().convertToDouble());
+}
+
+void FusedAttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (hasPureTensorSemantics())
+    return;
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    if (isDpsInit(&operand))
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
 }
 
 //===----------------------------------------------------------------------===//

@@ -14,6 +14,7 @@ include "ds/Dialect/DS/IR/DSAttrs.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/OpBase.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 
 def DS_FloatTensor : RankedTensorOf<[AnyFloat]>;
 def DS_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
@@ -77,6 +78,52 @@ def DS_AttentionOp : DS_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     /// The scale applied to Q K^T: the attribute, else 1/sqrt(head_dim).
     /// Null when head_dim is dynamic and no attribute is set.
     std::optional<double> getEffectiveScale();
+  }];
+}
+
+def DS_FusedAttentionOp : DS_Op<"fused_attention", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "attention kept whole for one generated kernel, destination style";
+  let description = [{
+    `ds.attention` without a mask, in destination-passing style, on
+    tensors or on buffers: the result is written into `init`
+    (`[B, Hq, S, Dv]`). On tensors the op has one result, tied to `init`;
+    on buffers none. `causal`, `kv_length` and the grouped-head mapping
+    mean what they mean on `ds.attention`; `scale` is required.
+
+    A target that generates one kernel for the whole attention forms this
+    op before lowering to linalg (`ds-form-fused-attention`), so that it
+    survives bufferization in one piece (`ds-attention-to-gpu` builds the
+    CUDA target's flash kernel from it); other targets decompose
+    `ds.attention` instead.
+
+    ```mlir
+    %o = ds.fused_attention %q, %k, %v kv_length(%len) outs(%init)
+        {causal, scale = 0.125 : f32}
+        : (tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>,
+           tensor<?x2x?x64xbf16>, tensor<?xi64>, tensor<?x8x?x64xbf16>)
+          -> tensor<?x8x?x64xbf16>
+    ```
+  }];
+  let arguments = (ins
+    TensorOrMemRef<[AnyFloat]>:$query,
+    TensorOrMemRef<[AnyFloat]>:$key,
+    TensorOrMemRef<[AnyFloat]>:$value,
+    Optional<TensorOrMemRef<[I64]>>:$kv_length,
+    TensorOrMemRef<[AnyFloat]>:$init,
+    F32Attr:$scale,
+    UnitAttr:$causal);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`kv_length` `(` $kv_length^ `)`)?
+    `outs` `(` $init `)` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getInitMutable();
+    }
   }];
 }
 

@@ -185,6 +185,33 @@ def DSReadWholeKVCache : Pass<"ds-read-whole-kv-cache", "func::FuncOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def DSFormFusedAttention : Pass<"ds-form-fused-attention", "func::FuncOp"> {
+  let summary = "keep maskless attention whole, for a generated kernel (CUDA target)";
+  let description = [{
+    Rewrites `ds.attention` into `ds.fused_attention`, its
+    destination-style form, which lowering to linalg leaves alone and
+    one-shot bufferization turns into its buffer form; `ds-attention-to-gpu`
+    then builds one flash-attention kernel from it. Attention with an
+    explicit mask, a dynamic number of heads or head size, or an element
+    type other than f16/bf16/f32 is left to the linalg decomposition (with
+    `remarks`, a remark says why).
+
+    ```mlir
+    // before
+    %o = ds.attention %q, %k, %v kv_length(%len) {causal, scale = 0.125 : f32} : ...
+    // after
+    %init = tensor.empty(%b, %s) : tensor<?x8x?x64xbf16>
+    %o = ds.fused_attention %q, %k, %v kv_length(%len) outs(%init)
+        {causal, scale = 0.125 : f32} : ...
+    ```
+  }];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "emit a remark on every attention left to the decomposition">
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 def DSPretransposeWeights : Pass<"ds-pretranspose-weights", "func::FuncOp"> {
   let summary = "store [K, N] linear weights as [N, K] (CUDA target)";
   let description = [{
