@@ -92,8 +92,11 @@ static void addLower(OpPassManager &pm, const PipelineConfig &config) {
   // once at load in @prepare, not in every forward.
   pm.addPass(createDSHoistWeightPrep());
   OpPassManager &func = pm.nest<func::FuncOp>();
-  if (config.target == Target::CUDA)
+  if (config.target == Target::CUDA) {
     func.addPass(createDSReadWholeKVCache());
+    // Attention stays whole for ds-attention-to-gpu's flash kernel.
+    func.addPass(createDSFormFusedAttention({config.fusionRemarks}));
+  }
   func.addPass(createDSLowerToLinalg());
   func.addPass(createConvertElementwiseToLinalgPass());
   func.addPass(createCanonicalizerPass());
@@ -167,6 +170,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
     DSStridedCopyToLinalgOptions copies;
     copies.contiguous = true;
     func.addPass(createDSStridedCopyToLinalg(copies));
+    func.addPass(createDSAttentionToGPU());
     // Linear layers get GEMV kernels, row reductions a warp per output;
     // everything else the generic path.
     func.addPass(createDSGemvToGPU());

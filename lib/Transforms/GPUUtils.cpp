@@ -7,6 +7,7 @@
 #include "GPUUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -75,4 +76,43 @@ Value mlir::ds::viewRoot(Value v) {
     v = view.getViewSource();
   }
   return v;
+}
+
+bool mlir::ds::hasAlignedRows(Value buffer, int64_t elements) {
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (type.getRank() == 0 || failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || ShapedType::isDynamic(type.getShape().back()) ||
+      type.getShape().back() % elements)
+    return false;
+  // An identity layout: every stride is a multiple of the last extent.
+  if (type.getLayout().isIdentity())
+    return true;
+  bool staticAligned = !ShapedType::isDynamic(offset) && offset % elements == 0;
+  for (int64_t stride : ArrayRef<int64_t>(strides).drop_back())
+    staticAligned &= !ShapedType::isDynamic(stride) && stride % elements == 0;
+  if (staticAligned)
+    return true;
+  Operation *def = buffer.getDefiningOp();
+  if (!def)
+    return false;
+  if (auto subview = dyn_cast<memref::SubViewOp>(def)) {
+    std::optional<int64_t> last =
+        getConstantIntValue(subview.getMixedOffsets().back());
+    std::optional<int64_t> step =
+        getConstantIntValue(subview.getMixedStrides().back());
+    return last && *last % elements == 0 && step && *step == 1 &&
+           subview.getSourceType().getRank() == type.getRank() &&
+           hasAlignedRows(subview.getSource(), elements);
+  }
+  if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp, memref::CastOp>(
+          def)) {
+    Value source = cast<ViewLikeOpInterface>(def).getViewSource();
+    auto sourceType = cast<MemRefType>(source.getType());
+    return sourceType.getRank() > 0 &&
+           sourceType.getShape().back() == type.getShape().back() &&
+           hasAlignedRows(source, elements);
+  }
+  return false;
 }

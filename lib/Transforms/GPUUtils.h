@@ -31,6 +31,14 @@ SmallVector<Value> delinearizeIndex(OpBuilder &b, Location loc, Value linear,
 /// (any ViewLikeOpInterface op).
 Value viewRoot(Value v);
 
+/// True if every row of `buffer` (its last dimension, unit stride) starts
+/// `elements`-aligned, so [.., i * elements] is an aligned vector load:
+/// from its layout, or from the buffer it is a view of (subviews keeping
+/// the last dimension at an aligned offset, reshapes of the outer
+/// dimensions) when that one has an identity layout; allocations and entry
+/// buffers are at least 16-byte aligned.
+bool hasAlignedRows(Value buffer, int64_t elements);
+
 } // namespace mlir::ds
 
 #endif // DS_LIB_TRANSFORMS_GPUUTILS_H

@@ -241,51 +241,6 @@ foldStrided(OpBuilder &b, Location loc, const RowReduction &r,
   return tailLoop.getResults();
 }
 
-/// True if every row of `buffer` (its last dimension, unit stride) starts
-/// `elements`-aligned, so [.., i * elements] is an aligned vector load:
-/// from its layout, or from the buffer it is a view of (subviews keeping
-/// the last dimension at an aligned offset, reshapes of the outer
-/// dimensions) when that one has an identity layout; allocations and entry
-/// buffers are at least 16-byte aligned.
-bool hasAlignedRows(Value buffer, int64_t elements) {
-  auto type = cast<MemRefType>(buffer.getType());
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (type.getRank() == 0 || failed(type.getStridesAndOffset(strides, offset)) ||
-      strides.back() != 1 || ShapedType::isDynamic(type.getShape().back()) ||
-      type.getShape().back() % elements)
-    return false;
-  // An identity layout: every stride is a multiple of the last extent.
-  if (type.getLayout().isIdentity())
-    return true;
-  bool staticAligned = !ShapedType::isDynamic(offset) && offset % elements == 0;
-  for (int64_t stride : ArrayRef<int64_t>(strides).drop_back())
-    staticAligned &= !ShapedType::isDynamic(stride) && stride % elements == 0;
-  if (staticAligned)
-    return true;
-  Operation *def = buffer.getDefiningOp();
-  if (!def)
-    return false;
-  if (auto subview = dyn_cast<memref::SubViewOp>(def)) {
-    std::optional<int64_t> last =
-        getConstantIntValue(subview.getMixedOffsets().back());
-    std::optional<int64_t> step =
-        getConstantIntValue(subview.getMixedStrides().back());
-    return last && *last % elements == 0 && step && *step == 1 &&
-           subview.getSourceType().getRank() == type.getRank() &&
-           hasAlignedRows(subview.getSource(), elements);
-  }
-  if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp, memref::CastOp>(
-          def)) {
-    Value source = cast<ViewLikeOpInterface>(def).getViewSource();
-    auto sourceType = cast<MemRefType>(source.getType());
-    return sourceType.getRank() > 0 &&
-           sourceType.getShape().back() == type.getShape().back() &&
-           hasAlignedRows(source, elements);
-  }
-  return false;
-}
-
 /// Elements a lane loads at once when every input that varies along the
 /// reduction is read along its rows (the reduction its last index, nowhere
 /// else) with aligned rows, and `chunk` x that divides the static row
@@ -321,7 +276,7 @@ int64_t vectorWidth(const RowReduction &r, int64_t extent, int64_t lanes,
   if (width < 2 || extent % (width * lanes))
     return 0;
   for (OpOperand *input : vectorInputs)
-    if (!hasAlignedRows(input->get(), width))
+    if (!mlir::ds::hasAlignedRows(input->get(), width))
       return 0;
   return width;
 }

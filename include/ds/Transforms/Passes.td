@@ -279,6 +279,40 @@ def DSFuseElementwise : Pass<"ds-fuse-elementwise", "func::FuncOp"> {
                            "::mlir::affine::AffineDialect"];
 }
 
+def DSAttentionToGPU : Pass<"ds-attention-to-gpu", "func::FuncOp"> {
+  let summary = "ds.fused_attention as one flash-attention kernel (CUDA path)";
+  let description = [{
+    Runs on host code after bufferization, first in the CUDA kernel
+    passes. Each `ds.fused_attention` (buffer form, see
+    `ds-form-fused-attention`) becomes one `gpu.launch` computing
+    `softmax(scale Q K^T) V` with an online softmax: a KV head's rows are
+    its G query heads at each query position (`row = s * G + g`); a row
+    belongs to L lanes of a warp, each holding `D / L` query elements and
+    `Dv / L` accumulators; keys are read from K and V a few at a time, the
+    lanes' partial dot products summed by shuffles, and the running max,
+    sum and accumulators updated once per group of keys. A row sees keys
+    below its sequence's `kv_length` (clamped to the buffer) and, with
+    `causal`, up to its own position; a warp stops after the last key any
+    of its rows sees, so causal prefill skips the masked half and decode
+    over a preallocated cache reads only the filled part. GQA reads each
+    K/V head once for its G query heads.
+
+    Two variants: `flash_attention_h<Hq>_d<D>` (warps on different rows,
+    4 lanes a row: prefill) and `flash_decode_h<Hq>_d<D>` (one position's
+    G rows a warp, the block's warps splitting the keys and combining
+    their partial results through shared memory: decode). With a dynamic
+    query length both are built and the host picks by `S * G`. The
+    variant's shape is recorded on the launch as
+    `#ds.tile<sizes = [rows a block, keys a step], warps = ..>`.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def DSGemvToGPU : Pass<"ds-gemv-to-gpu", "func::FuncOp"> {
   let summary = "linear layers as warp-per-column GEMV kernels (CUDA path)";
   let description = [{
