@@ -202,7 +202,8 @@ def sha256_file(path, chunk=64 << 20):
             h.update(b)
 
 
-DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16,
+          "float32": torch.float32}
 
 
 def export(name, outdir, seed=SEED, tiny=False, dtype="bfloat16"):

@@ -14,6 +14,7 @@
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -143,8 +144,14 @@ static void addLLVM(OpPassManager &pm) {
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   // LLVM intrinsics where they exist (sqrt, exp, ...), libm for the rest
   // (erf, tanh, ...).
-  // bf16 <-> f32 conversions as integer arithmetic: LLVM would call
-  // compiler-rt's __truncsfbf2, which Debian 12's libgcc lacks.
+  // bf16 arithmetic and math in f32, rounded back after each op (x86 has
+  // no bf16 arithmetic: LLVM would promote it the same way, through
+  // compiler-rt's __truncsfbf2), then bf16 <-> f32 conversions as integer
+  // arithmetic, since Debian 12's libgcc lacks __truncsfbf2.
+  pm.addPass(math::createMathExtendToSupportedTypes());
+  arith::ArithEmulateUnsupportedFloatsOptions emulate;
+  emulate.sourceTypeStrs = {"bf16"};
+  pm.addPass(arith::createArithEmulateUnsupportedFloats(emulate));
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));

@@ -14,6 +14,9 @@ compiled elsewhere and carried). For each MODEL under FIXTURES:
   - when the fixture has generation.json, every prompt set runs through
     `ds-run --generate` and must equal the reference tokens exactly.
 
+The bf16 tiny models (*-tiny-bf16) have ds's CPU path as their reference
+(its outputs and greedy tokens): run them with a bf16 --tol.
+
 With --sanitizer, every ds-run runs under `compute-sanitizer --tool memcheck
 --error-exitcode 1` (slow: use it with --cases-only or a short list).
 Prints one line per check and `all ok` at the end; exit status 1 otherwise.
@@ -34,6 +37,13 @@ def run(cmd, sanitizer):
         cmd = [sanitizer, "--tool", "memcheck", "--error-exitcode", "1",
                "--print-limit", "20"] + cmd
     return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def as_float(a):
+    """`a` as float64; ds-run writes bf16 as its raw bits ('<u2')."""
+    if a.dtype == np.uint16:
+        a = (a.astype(np.uint32) << 16).view(np.float32)
+    return a.astype(np.float64)
 
 
 def check_cases(ds_run, artifact, fixture, work, tol, sanitizer):
@@ -58,13 +68,13 @@ def check_cases(ds_run, artifact, fixture, work, tol, sanitizer):
             want_path = os.path.join(case, f"{name}.npy")
             if not os.path.exists(want_path):
                 want_path = os.path.join(case, "output.npy")
-            want = np.load(want_path)
-            got = np.load(os.path.join(out_dir, f"{name}.npy"))
+            want = as_float(np.load(want_path))
+            got = as_float(np.load(os.path.join(out_dir, f"{name}.npy")))
             if got.shape != want.shape:
                 print(f"{case} {name}: shape {got.shape}, want {want.shape}")
                 ok = False
                 continue
-            err = float(np.abs(got.astype(np.float64) - want).max() /
+            err = float(np.abs(got - want).max() /
                         max(np.abs(want).max(), 1e-30))
             good = err <= tol and np.isfinite(got).all()
             ok &= good
