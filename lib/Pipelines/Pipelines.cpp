@@ -101,6 +101,9 @@ static void addLower(OpPassManager &pm, const PipelineConfig &config) {
   func.addPass(createDSLowerToLinalg());
   func.addPass(createConvertElementwiseToLinalgPass());
   func.addPass(createCanonicalizerPass());
+  // With the shapes the canonicalizer refined (S = 1 in @decode), the
+  // head transposes become views.
+  func.addPass(createDSFoldUnitTransposes());
   if (config.target == Target::CUDA) {
     // Linear layers stay one matmul each for the GEMV kernels. (No
     // ds-split-reductions: with warp-per-row reductions, splitting the

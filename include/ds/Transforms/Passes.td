@@ -262,6 +262,30 @@ def DSMergeGPUModules : Pass<"ds-merge-gpu-modules", "ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def DSFoldUnitTransposes : Pass<"ds-fold-unit-transposes", "func::FuncOp"> {
+  let summary = "transposes that move only unit dimensions become reshapes";
+  let description = [{
+    A `linalg.transpose` on tensors that keeps its input's non-unit
+    dimensions in order moves no element: in a one-token decode step the
+    head transposes `[B, 1, H, D] -> [B, H, 1, D]` and back are such. It
+    becomes a `tensor.collapse_shape` dropping the unit dimensions and a
+    `tensor.expand_shape` to the output shape, which bufferize to views
+    of the same buffer: no copy (on the CUDA target, no kernel).
+
+    ```mlir
+    // before
+    %t = linalg.transpose ins(%x : tensor<?x1x32x64xbf16>)
+        outs(%e : tensor<?x32x1x64xbf16>) permutation = [0, 2, 1, 3]
+    // after
+    %c = tensor.collapse_shape %x [[0, 1], [2], [3]]
+        : tensor<?x1x32x64xbf16> into tensor<?x32x64xbf16>
+    %t = tensor.expand_shape %c [[0], [1, 2], [3]] output_shape [%b, 32, 1, 64]
+        : tensor<?x32x64xbf16> into tensor<?x32x1x64xbf16>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 def DSFuseElementwise : Pass<"ds-fuse-elementwise", "func::FuncOp"> {
   let summary = "elementwise fusion and reshape propagation that keep "
                 "contractions whole (CUDA path)";
