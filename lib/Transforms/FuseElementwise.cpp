@@ -14,6 +14,7 @@
 #include "ds/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -37,6 +38,21 @@ bool isContraction(Operation *op) {
   auto linalgOp = dyn_cast_or_null<linalg::LinalgOp>(op);
   return linalgOp && linalgOp.getNumReductionLoops() > 0 &&
          linalgOp.getNumDpsInputs() >= 2;
+}
+
+/// An all-parallel generic whose body only widens its one input
+/// (arith.extf): exact, so it can be recomputed in each consumer.
+bool isWideningCast(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return false;
+  Block &body = generic.getRegion().front();
+  if (body.getOperations().size() != 2)
+    return false;
+  auto ext = dyn_cast<arith::ExtFOp>(body.front());
+  return ext && ext.getIn() == body.getArgument(0);
 }
 
 /// A generic whose init is another op's result but whose body never reads
@@ -69,10 +85,13 @@ struct FuseElementwisePass
     : public ds::impl::DSFuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
-    // Upstream's default: fuse a producer only into its single user.
+    // Upstream's default: fuse a producer only into its single user; an
+    // exact widening cast into every user (a norm's bf16 -> f32 input,
+    // read by its sum and by its normalisation, was a kernel and an f32
+    // copy of the row; recomputing an extf changes no value).
     linalg::ControlFusionFn fuse = [](OpOperand *operand) {
       Operation *producer = operand->get().getDefiningOp();
-      return producer && producer->hasOneUse();
+      return producer && (producer->hasOneUse() || isWideningCast(producer));
     };
     // A reshape is folded into neither side of a contraction.
     linalg::ControlFusionFn reshape = [](OpOperand *operand) {

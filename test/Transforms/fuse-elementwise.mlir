@@ -54,3 +54,64 @@ func.func @matmul_stays(%x: tensor<?x?x64xf32>, %w: tensor<64x128xf32>,
                      outs(%acc : tensor<?x128xf32>) -> tensor<?x128xf32>
   return %y : tensor<?x128xf32>
 }
+
+// -----
+
+// RMSNorm's input cast, read by the sum and by the normalisation: an exact
+// widening cast fuses into both users (no f32 copy of the row, no kernel).
+// Other producers with two users stay (here a narrowing cast): only an
+// extf is known to be cheap and exact to recompute.
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @widening_cast_two_users
+// CHECK-SAME: (%[[X:.+]]: tensor<4x2048xbf16>
+// CHECK-NOT: linalg.generic {{.*}} ins(%[[X]] : tensor<4x2048xbf16>) outs(%{{.+}} : tensor<4x2048xf32>)
+// CHECK: %[[SUM:.+]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} ins(%[[X]] : tensor<4x2048xbf16>)
+// CHECK: arith.extf
+// CHECK: linalg.generic {{.*}} ins(%[[X]], %[[SUM]] : tensor<4x2048xbf16>, tensor<4xf32>)
+// CHECK: arith.extf
+// The narrowing cast keeps its own op.
+// CHECK: arith.truncf
+// CHECK: return
+func.func @widening_cast_two_users(%x: tensor<4x2048xbf16>, %y: tensor<4x8xf32>) -> (tensor<4x2048xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %e = tensor.empty() : tensor<4x2048xf32>
+  %wide = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x2048xbf16>) outs(%e : tensor<4x2048xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %w = arith.extf %a : bf16 to f32
+    linalg.yield %w : f32
+  } -> tensor<4x2048xf32>
+  %zero = arith.constant 0.0 : f32
+  %s0 = tensor.empty() : tensor<4xf32>
+  %s1 = linalg.fill ins(%zero : f32) outs(%s0 : tensor<4xf32>) -> tensor<4xf32>
+  %sum = linalg.generic {indexing_maps = [#id2, #row], iterator_types = ["parallel", "reduction"]} ins(%wide : tensor<4x2048xf32>) outs(%s1 : tensor<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.mulf %a, %a : f32
+    %r = arith.addf %m, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<4xf32>
+  %n = linalg.generic {indexing_maps = [#id2, #row, #id2], iterator_types = ["parallel", "parallel"]} ins(%wide, %sum : tensor<4x2048xf32>, tensor<4xf32>) outs(%e : tensor<4x2048xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %r = arith.mulf %a, %s : f32
+    linalg.yield %r : f32
+  } -> tensor<4x2048xf32>
+  %e2 = tensor.empty() : tensor<4x8xbf16>
+  %narrow = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%y : tensor<4x8xf32>) outs(%e2 : tensor<4x8xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<4x8xbf16>
+  %e3 = tensor.empty() : tensor<4x8xf32>
+  %u1 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%narrow : tensor<4x8xbf16>) outs(%e3 : tensor<4x8xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %w = arith.extf %a : bf16 to f32
+    %r = arith.addf %w, %w : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %u2 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%narrow : tensor<4x8xbf16>) outs(%e3 : tensor<4x8xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %w = arith.extf %a : bf16 to f32
+    %r = arith.mulf %w, %w : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  return %n, %u1, %u2 : tensor<4x2048xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}
