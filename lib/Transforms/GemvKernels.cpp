@@ -172,12 +172,19 @@ SmallVector<Value> mmaStep(OpBuilder &mb, Location loc, Type elementType,
       LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
   NVVM::MMATypes ptxType =
       elementType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  // Packs element pairs of `v` (2n elements) into n i32 registers.
+  // Packs element pairs of `v` (2n elements) into n registers: i32 for
+  // bf16, vector<2xf16> for f16 (the operand types nvvm.mma.sync takes).
   auto pack = [&](Value v) -> SmallVector<Value> {
     int64_t n = cast<VectorType>(v.getType()).getNumElements() / 2;
+    SmallVector<Value> regs;
+    if (elementType.isF16()) {
+      for (int64_t i = 0; i < n; ++i)
+        regs.push_back(vector::ShuffleOp::create(
+            mb, loc, v, v, ArrayRef<int64_t>{2 * i, 2 * i + 1}));
+      return regs;
+    }
     Value words =
         vector::BitCastOp::create(mb, loc, VectorType::get({n}, i32), v);
-    SmallVector<Value> regs;
     for (int64_t i = 0; i < n; ++i)
       regs.push_back(vector::ExtractOp::create(mb, loc, words, i));
     return regs;

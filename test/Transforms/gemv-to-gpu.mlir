@@ -340,3 +340,25 @@ func.func @bad_gemm_tile(%x: memref<?x256xbf16>, %w: memref<64x256xbf16>,
       outs(%acc : memref<?x64xf32>)
   return
 }
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// f16 on the tensor cores: nvvm.mma.sync takes f16 fragments as
+// vector<2xf16> registers (bf16 ones as i32); both the GEMV and the GEMM.
+// CHECK-LABEL: func.func @f16_mma
+// CHECK: function(@gemv_64x256)
+// CHECK: function(@gemm_mma_64x256)
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK: function(@gemv_mma_64x256)
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+func.func @f16_mma(%x: memref<?x256xf16>, %w: memref<64x256xf16>,
+                   %acc: memref<?x64xf32>) {
+  linalg.matmul indexing_maps = [#x, #wt, #c]
+      ins(%x, %w : memref<?x256xf16>, memref<64x256xf16>)
+      outs(%acc : memref<?x64xf32>)
+  return
+}

@@ -14,8 +14,9 @@ compiled elsewhere and carried). For each MODEL under FIXTURES:
   - when the fixture has generation.json, every prompt set runs through
     `ds-run --generate` and must equal the reference tokens exactly.
 
-The bf16 tiny models (*-tiny-bf16) have ds's CPU path as their reference
-(its outputs and greedy tokens): run them with a bf16 --tol.
+The bf16 and fp16 tiny models (*-tiny-bf16, *-tiny-f16) have ds's CPU
+path as their reference (its outputs and greedy tokens): run them with a
+--tol for their precision.
 
 With --sanitizer, every ds-run runs under `compute-sanitizer --tool memcheck
 --error-exitcode 1` (slow: use it with --cases-only or a short list).

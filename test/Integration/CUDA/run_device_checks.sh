@@ -5,8 +5,8 @@
 #
 #   test/Integration/CUDA/run_device_checks.sh CARRY
 #
-# 1. every fixture case and generation set (check_cuda.py), the bf16 tiny
-#    models against the CPU path's outputs and 32 greedy tokens;
+# 1. every fixture case and generation set (check_cuda.py), the bf16 and
+#    fp16 tiny models against the CPU path's outputs and 32 greedy tokens;
 # 2. compute-sanitizer memcheck over every fixture case and one generation;
 # 3. error paths on a real device: an arena too small is a clear error that
 #    names what did not fit, and a CUDA artifact for another arch says so;
@@ -21,9 +21,11 @@ echo "== fixtures"
 python3 "$HERE/check_cuda.py" "$CARRY/ds-run" "$CARRY" "$MODELS" \
   gpt2-dynamo llama-dynamo gpt2-torchscript llama-torchscript bert-dynamo \
   || status=1
-echo "== bf16 tiny models: CUDA against the CPU path (32 greedy tokens)"
+echo "== bf16 and fp16 tiny models: CUDA against the CPU path (32 greedy tokens)"
 python3 "$HERE/check_cuda.py" "$CARRY/ds-run" "$CARRY" "$MODELS" \
   gpt2-tiny-bf16 llama-tiny-bf16 --tol 2e-2 || status=1
+python3 "$HERE/check_cuda.py" "$CARRY/ds-run" "$CARRY" "$MODELS" \
+  gpt2-tiny-f16 llama-tiny-f16 --tol 5e-3 || status=1
 echo "== compute-sanitizer memcheck"
 python3 "$HERE/check_cuda.py" "$CARRY/ds-run" "$CARRY" "$MODELS" \
   gpt2-dynamo llama-dynamo bert-dynamo --cases-only \
