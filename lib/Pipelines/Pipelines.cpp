@@ -81,6 +81,8 @@ static void addKVCache(OpPassManager &pm, const PipelineConfig &config) {
   DSInsertKVCacheOptions options;
   options.required = config.kvCache == KVCacheMode::On;
   pm.addPass(createDSInsertKVCache(options));
+  // Prefill's logits at each row's last prompt position only.
+  pm.addPass(createDSPrefillLastLogits());
   addCleanup(pm);
 }
 

@@ -273,11 +273,25 @@ static Status checkGenerationEntry(const Artifact &artifact,
       return makeError() << what << ": capacity dim 2 is named '" << capacity
                          << "' like a batch or sequence dim";
   }
+  // Prefill's last prompt positions: i64 [batch].
+  const bool lastOnly = !isDecode && !generation.lastPositions.empty();
+  if (lastOnly) {
+    const TensorSpec *last = findInput(entry, generation.lastPositions);
+    if (!last)
+      return makeError() << "has no input '" << generation.lastPositions
+                         << "' (the last prompt positions)";
+    if (last->dtype != DType::I64 || last->shape.size() != 1)
+      return makeError() << "input '" << last->name << "' is "
+                         << dtypeName(last->dtype)
+                         << formatShape(last->shape, last->dimNames)
+                         << "; expected i64[batch]";
+  }
   // Nothing else.
   for (const ArgumentSpec &arg : entry.arguments)
     if (arg.kind == ArgumentSpec::Kind::Input &&
         arg.input.name != generation.tokens &&
         arg.input.name != generation.positions &&
+        !(lastOnly && arg.input.name == generation.lastPositions) &&
         !generation.findCache(arg.input.name))
       return makeError() << "has input '" << arg.input.name
                          << "', which is neither the tokens, the positions "
@@ -292,6 +306,10 @@ static Status checkGenerationEntry(const Artifact &artifact,
                        << dtypeName(logits->dtype)
                        << formatShape(logits->shape, logits->dimNames)
                        << "; expected float[batch,seq,vocab]";
+  if (lastOnly && logits->shape[1] != 1 && logits->shape[1] != -1)
+    return makeError() << "result '" << logits->name << "' has seq dim "
+                       << logits->shape[1]
+                       << "; with last positions, prefill returns 1";
   if (logits->shape[2] != -1 && logits->shape[2] != generation.vocabSize)
     return makeError() << "result '" << logits->name << "' has vocab dim "
                        << logits->shape[2] << " but vocab_size is "
@@ -326,6 +344,12 @@ static Status checkGeneration(const Artifact &artifact,
   if (generation.tokens == generation.positions)
     return makeError() << "tokens and positions are the same input '"
                        << generation.tokens << "'";
+  if (!generation.lastPositions.empty() &&
+      (generation.lastPositions == generation.tokens ||
+       generation.lastPositions == generation.positions ||
+       generation.findCache(generation.lastPositions)))
+    return makeError() << "last positions input '" << generation.lastPositions
+                       << "' is also the tokens, the positions or a cache";
   if (generation.caches.empty())
     return makeError() << "no caches";
   std::set<std::string> arguments;
@@ -462,6 +486,12 @@ Status ds::runtime::validateArtifact(const Artifact &artifact) {
                          << " cannot hold derived weights or generation "
                             "metadata (format 1.1 adds them)";
   }
+  if (artifact.formatMajor == 1 && artifact.formatMinor < 4 &&
+      artifact.generation && !artifact.generation->lastPositions.empty())
+    return makeError() << "format " << artifact.formatMajor << "."
+                       << artifact.formatMinor
+                       << " cannot name last prompt positions (format 1.4 "
+                          "adds them)";
   if (artifact.formatMajor == 1 && artifact.formatMinor < 3 &&
       artifact.generation && !artifact.generation->nextTokens.empty())
     return makeError() << "format " << artifact.formatMajor << "."

@@ -141,6 +141,7 @@ static Expected<Artifact> decode(const fb::Artifact &root) {
     spec.vocabSize = generation->vocab_size();
     spec.maxPositions = generation->max_positions();
     spec.nextTokens = toString(generation->next_tokens());
+    spec.lastPositions = toString(generation->last_positions());
     if (const auto *caches = generation->caches()) {
       for (const fb::CacheSpec *cache : *caches) {
         CacheSpec decoded;

@@ -99,9 +99,12 @@ Writer::writeGeneration(const GenerationSpec &spec) {
   fbs::Offset<fbs::String> nextTokens;
   if (!spec.nextTokens.empty())
     nextTokens = writeString(spec.nextTokens);
+  fbs::Offset<fbs::String> lastPositions;
+  if (!spec.lastPositions.empty())
+    lastPositions = writeString(spec.lastPositions);
   return fb::CreateGeneration(builder, prefill, decode, tokens, positions,
                               logits, spec.vocabSize, spec.maxPositions,
-                              cachesVector, nextTokens);
+                              cachesVector, nextTokens, lastPositions);
 }
 
 std::vector<uint8_t> Writer::write() {
@@ -187,7 +190,8 @@ static uint64_t estimateSize(const Artifact &artifact) {
     size += kTable + 5 * kString + generation->prefill.size() +
             generation->decode.size() + generation->tokens.size() +
             generation->positions.size() + generation->logits.size() +
-            kString + generation->nextTokens.size() + 32;
+            kString + generation->nextTokens.size() + kString +
+            generation->lastPositions.size() + 32;
     for (const CacheSpec &cache : generation->caches)
       size += kTable + kString + cache.argument.size() + 16;
   }

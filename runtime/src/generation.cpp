@@ -179,6 +179,9 @@ Session::checkGeneration(const std::vector<std::vector<int64_t>> &prompts,
                                 size_t(shapes.batch * seq) * 8};
     views[generation.positions] = {DType::I64, {shapes.batch}, &kNoData,
                                    size_t(shapes.batch) * 8};
+    if (i == 0 && !generation.lastPositions.empty())
+      views[generation.lastPositions] = {DType::I64, {shapes.batch}, &kNoData,
+                                         size_t(shapes.batch) * 8};
     for (const CacheSpec &cache : generation.caches) {
       const TensorSpec &spec = inputSpec(*entries[i], cache.argument);
       std::vector<int64_t> shape = cacheShape(spec, shapes);
@@ -350,20 +353,37 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
 
   auto start = std::chrono::steady_clock::now();
   const bool onDevice = impl->cuda != nullptr;
-  Expected<std::vector<Tensor>> outputs = impl->call(
-      prefill, generationViews(generation, tokens, positions, caches),
-      onDevice, skip);
+  // With last positions (format 1.4) prefill returns each row's last
+  // prompt position only: seq 1, row b at 0.
+  const bool lastOnly = !generation.lastPositions.empty();
+  std::map<std::string, TensorView> prefillViews =
+      generationViews(generation, tokens, positions, caches);
+  Tensor last;
+  if (lastOnly) {
+    last.dtype = DType::I64;
+    last.shape = {batch};
+    last.data.assign(size_t(batch) * 8, 0);
+    auto *lastData = reinterpret_cast<int64_t *>(last.data.data());
+    for (int64_t b = 0; b < batch; ++b)
+      lastData[b] = int64_t(prompts[b].size()) - 1;
+    prefillViews[generation.lastPositions] = last.view();
+  }
+  const int64_t prefillSeq = lastOnly ? 1 : shapes.longest;
+  auto lastPosition = [&](int64_t b) {
+    return lastOnly ? 0 : int64_t(prompts[b].size()) - 1;
+  };
+  Expected<std::vector<Tensor>> outputs =
+      impl->call(prefill, prefillViews, onDevice, skip);
   if (outputs.failed())
     return outputs.status().withPrefix("prefill");
   const Tensor &prefillOut = (*outputs)[prefillLogits];
-  if (Status status = checkLogits(prefillOut, shapes.longest, prefill.name);
+  if (Status status = checkLogits(prefillOut, prefillSeq, prefill.name);
       status.failed())
     return status;
   if (compiledGreedy) {
     for (int64_t b = 0; b < batch; ++b) {
-      Expected<int64_t> token =
-          nextToken((*outputs)[prefillNext], shapes.longest, b,
-                    int64_t(prompts[b].size()) - 1);
+      Expected<int64_t> token = nextToken((*outputs)[prefillNext], prefillSeq,
+                                          b, lastPosition(b));
       if (token.failed())
         return token.status().withPrefix("entry point '" + prefill.name + "'");
       emit(b, *token);
@@ -373,7 +393,7 @@ Status Session::generate(const std::vector<std::vector<int64_t>> &prompts,
     int64_t seq = prefillOut.shape[1];
     size_t elemSize = elementSize(prefillOut.dtype);
     for (int64_t b = 0; b < batch; ++b) {
-      int64_t s = int64_t(prompts[b].size()) - 1;
+      int64_t s = lastPosition(b);
       const uint8_t *base =
           prefillOut.data.data() + size_t((b * seq + s) * vocab) * elemSize;
       for (int64_t v = 0; v < vocab; ++v)

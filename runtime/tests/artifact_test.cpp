@@ -152,7 +152,7 @@ TEST(Artifact, RoundTrip) {
   const Artifact &expected = builder.artifact();
   EXPECT_EQ(parsed->formatMajor, kFormatMajor);
   EXPECT_EQ(parsed->formatMinor, kFormatMinor);
-  EXPECT_EQ(kFormatMinor, 3);
+  EXPECT_EQ(kFormatMinor, 4);
   EXPECT_EQ(parsed->target, Target::Cpu);
   EXPECT_EQ(parsed->targetTriple, expected.targetTriple);
   EXPECT_EQ(parsed->code, expected.code);
@@ -224,7 +224,8 @@ TEST(Artifact, Versions) {
                                   {1, 1, true},
                                   {1, 2, true},
                                   {1, 3, true},
-                                  {1, 4, false},
+                                  {1, 4, true},
+                                  {1, 5, false},
                                   {0, 9, false},
                                   {2, 0, false}}) {
     Artifact artifact = v10Builder().artifact();
@@ -236,7 +237,7 @@ TEST(Artifact, Versions) {
       EXPECT_EQ(parsed.message(),
                 "artifact format version " + std::to_string(major) + "." +
                     std::to_string(minor) +
-                    " is not supported (this runtime reads 1.0 to 1.3)");
+                    " is not supported (this runtime reads 1.0 to 1.4)");
     }
   }
 }
@@ -359,6 +360,31 @@ TEST(Artifact, GenerationRoundTrip) {
   Expected<Artifact> greedyParsed = parse(*greedyBytes);
   ASSERT_TRUE(greedyParsed.succeeded()) << greedyParsed.message();
   EXPECT_EQ(greedyParsed->generation->nextTokens, "next_tokens");
+
+  // (1.4) Prefill's last prompt positions: an input of prefill only, and
+  // prefill's logits at seq 1.
+  ArtifactBuilder last = generationBuilder(
+      [](GenerationSpec &g, std::vector<EntryPointSpec> &e) {
+        g.lastPositions = "last";
+        e[0].arguments.push_back(ArgumentSpec::fromInput(
+            spec("last", DType::I64, {-1}, {"batch"})));
+        e[0].results[0] = spec("logits", DType::F32, {-1, 1, 8},
+                               {"batch", "", ""});
+      });
+  Expected<std::vector<uint8_t>> lastBytes = last.finish();
+  ASSERT_TRUE(lastBytes.succeeded()) << lastBytes.message();
+  Expected<Artifact> lastParsed = parse(*lastBytes);
+  ASSERT_TRUE(lastParsed.succeeded()) << lastParsed.message();
+  EXPECT_EQ(lastParsed->generation->lastPositions, "last");
+  EXPECT_EQ(greedyParsed->generation->lastPositions, "");
+  Artifact old = last.artifact();
+  old.formatMinor = 3;
+  Expected<std::vector<uint8_t>> oldBytes = serializeArtifact(old);
+  ASSERT_TRUE(oldBytes.failed());
+  EXPECT_NE(oldBytes.message().find("format 1.3 cannot name last prompt "
+                                    "positions (format 1.4 adds them)"),
+            std::string::npos)
+      << oldBytes.message();
 }
 
 TEST(Artifact, DerivedWeightErrors) {
@@ -464,6 +490,36 @@ TEST(Artifact, GenerationErrors) {
          "cache 'v0': unknown kind code 5");
   expect([](GenerationSpec &g, Entries &) { g.caches[0].argument = "tokens"; },
          "cache 'tokens' is also the tokens or positions input");
+  auto withLast = [](EntryPointSpec &entry, DType dtype,
+                     std::vector<int64_t> shape) {
+    entry.arguments.push_back(
+        ArgumentSpec::fromInput(spec("last", dtype, std::move(shape), {})));
+  };
+  expect([](GenerationSpec &g, Entries &) { g.lastPositions = "last"; },
+         "prefill entry point 'prefill': has no input 'last' (the last "
+         "prompt positions)");
+  expect([&](GenerationSpec &g, Entries &e) {
+           g.lastPositions = "last";
+           withLast(e[0], DType::I32, {-1});
+         },
+         "input 'last' is i32");
+  expect([&](GenerationSpec &g, Entries &e) {
+           g.lastPositions = "last";
+           withLast(e[0], DType::I64, {-1});
+           e[0].results[0] = spec("logits", DType::F32, {-1, 5, 8}, {});
+         },
+         "result 'logits' has seq dim 5; with last positions, prefill "
+         "returns 1");
+  expect([&](GenerationSpec &g, Entries &e) {
+           g.lastPositions = "last";
+           withLast(e[0], DType::I64, {-1});
+           e[0].results[0] = spec("logits", DType::F32, {-1, 1, 8}, {});
+           withLast(e[1], DType::I64, {-1});
+         },
+         "decode entry point 'decode': has input 'last', which is neither");
+  expect([](GenerationSpec &g, Entries &) { g.lastPositions = "tokens"; },
+         "last positions input 'tokens' is also the tokens, the positions "
+         "or a cache");
   expect([](GenerationSpec &g, Entries &) { g.tokens = "ids"; },
          "generation: prefill entry point 'prefill': has no input 'ids' (the "
          "token ids)");

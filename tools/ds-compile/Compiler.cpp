@@ -232,6 +232,9 @@ readGeneration(ModuleOp module, OneLineDiagnostics &diags) {
       spec.kind = kind && kind.getValue() == "value" ? rt::CacheKind::Value
                                                      : rt::CacheKind::Key;
       gen.caches.push_back(std::move(spec));
+    } else if (name.getValue() == "last_positions") {
+      // ds-prefill-last-logits: logits at each row's last prompt position.
+      gen.lastPositions = name.str();
     } else if (name.getValue() != gen.positions) {
       gen.tokens = name.str();
     }

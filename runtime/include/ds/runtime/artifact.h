@@ -34,7 +34,7 @@ namespace ds::runtime {
 /// The format version this runtime writes. It reads major == kFormatMajor and
 /// any minor <= kFormatMinor.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 3;
+inline constexpr uint16_t kFormatMinor = 4;
 
 /// The entry point the runtime runs once at load to compute derived weights
 /// (format 1.1). Users cannot call it.
@@ -164,6 +164,10 @@ struct GenerationSpec {
   /// on ties, NaNs ignored). Greedy generation reads it instead of the
   /// logits, so only token ids leave the device.
   std::string nextTokens;
+  /// (format 1.4) Prefill input name, or empty: i64 [batch], each row's
+  /// last prompt position. When set, prefill computes the logits (and
+  /// next tokens) of that position only: its logits are [batch, 1, vocab].
+  std::string lastPositions;
 
   /// Returns the cache whose argument is `name`, or nullptr.
   const CacheSpec *findCache(std::string_view name) const {

@@ -160,6 +160,26 @@ def DSInsertKVCache : Pass<"ds-insert-kv-cache", "ModuleOp"> {
     "::mlir::tensor::TensorDialect", "::mlir::func::FuncDialect"];
 }
 
+def DSPrefillLastLogits : Pass<"ds-prefill-last-logits", "ModuleOp"> {
+  let summary = "prefill computes the LM head at each row's last prompt position only";
+  let description = [{
+    Generation needs the logits of each prompt's last position only, but
+    `@prefill` (from `ds-insert-kv-cache`) computed the LM head at every
+    position: for a 512-token Llama-3-sized prompt, a 512 x 128256 x 2048
+    GEMM of which one row per sequence is used. When `@prefill`'s first
+    result is a `ds.linear` over `[B, S, D]` (no residual), this pass adds
+    the input `last_positions` (i64 `[batch]`: each row's last prompt
+    position, clamped to the prompt), gathers those rows of the LM head's
+    input, and runs the LM head on `[B, 1, D]`: the logits become
+    `[B, 1, V]`. The runtime fills the input and reads position 0
+    (artifact format 1.4, `Generation.last_positions`). Otherwise
+    `@prefill` is left as it is.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def DSReadWholeKVCache : Pass<"ds-read-whole-kv-cache", "func::FuncOp"> {
   let summary = "attend over the whole cache capacity instead of its filled prefix";
   let description = [{
