@@ -82,8 +82,7 @@ struct Attention {
 struct Variant {
   int64_t rows = 8, lanes = 4, rowWarps = 4, keyWarps = 1, keys = 4;
   /// Issue a step's V loads with its K loads (one memory round trip a
-  /// step instead of two: decode is latency-bound), at the cost of the
-  /// registers holding them.
+  /// step instead of two), at the cost of the registers holding them.
   bool prefetchValues = false;
   StringRef kind;
   int64_t rowsPerBlock() const { return rows * rowWarps; }
@@ -471,6 +470,10 @@ struct AttentionToGPUPass
       prefill.lanes = lanesFor(a, 4);
       prefill.rows = kWarpSize / prefill.lanes;
       prefill.kind = "flash_attention";
+      // Measured on an H200 (512-token Llama-1B prefill, time to first
+      // token): V loaded with K 11.6 ms, after the scores 12.2; 2 keys a
+      // step 12.4, 8 keys 11.8; 2 or 8 row warps 11.6 and 12.1.
+      prefill.prefetchValues = true;
       Variant decode;
       decode.lanes = lanesFor(
           a, kWarpSize / std::min<int64_t>(llvm::PowerOf2Ceil(a.group), 8));
