@@ -59,9 +59,8 @@ constexpr int64_t kVectorBytes = 16;
 // Static shared memory a block may use without opting in.
 constexpr int64_t kMaxSharedBytes = 48 * 1024;
 
-Value cIndex(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
+using ds::cIndex;
+
 Value cF32(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }

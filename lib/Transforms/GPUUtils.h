@@ -3,16 +3,22 @@
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //
 // Shared by the passes that build gpu.launch bodies (ds-map-to-gpu,
-// ds-reductions-to-gpu).
+// ds-reductions-to-gpu, ds-gemv-to-gpu, ds-attention-to-gpu).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef DS_LIB_TRANSFORMS_GPUUTILS_H
 #define DS_LIB_TRANSFORMS_GPUUTILS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir::ds {
+
+/// An index constant.
+inline Value cIndex(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
 
 /// Splits `linear` over `extents`, the last fastest: one index per extent,
 /// the first taking the whole quotient that is left, or with `keepRest`

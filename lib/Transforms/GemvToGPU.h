@@ -10,6 +10,8 @@
 #ifndef DS_LIB_TRANSFORMS_GEMVTOGPU_H
 #define DS_LIB_TRANSFORMS_GEMVTOGPU_H
 
+#include "GPUUtils.h"
+
 #include "ds/Dialect/DS/IR/DSAttrs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -35,10 +37,7 @@ constexpr int64_t kGemmCols = kGemmWarpCols * kGemmWarpsN;
 // reads the weight once, stays memory-bound (decode up to batch 64).
 constexpr int64_t kGemmMinRows = 64;
 
-/// An index constant.
-inline Value cIndex(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
+using ds::cIndex;
 
 /// One linear layer found in the IR.
 struct Gemv {

@@ -26,12 +26,9 @@
 using namespace mlir;
 using namespace mlir::ds::reductions;
 
-namespace {
+using mlir::ds::cIndex;
 
-/// An index constant.
-Value cIndex(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
+namespace {
 
 /// Splits `linear` < `total` into ivs[0..count) over `extents`, the last
 /// dimension fastest (ivs[0] takes what is left).
