@@ -507,12 +507,7 @@ struct AttentionToGPUPass
                     keys, rowsTotal);
       } else {
         // One of the two runs per call (see ds-lower-gpu-launches' count).
-        auto func = op->getParentOfType<func::FuncOp>();
-        auto alternatives =
-            func->getAttrOfType<IntegerAttr>("ds.alternative_launches");
-        func->setAttr("ds.alternative_launches",
-                      b.getI64IntegerAttr(
-                          (alternatives ? alternatives.getInt() : 0) + 1));
+        ds::addAlternativeLaunches(op, 1);
         Value few = arith::CmpIOp::create(gb, loc, arith::CmpIPredicate::sle,
                                           rowsTotal,
                                           cIndex(gb, loc, decode.rows));

@@ -7,6 +7,7 @@
 #include "GPUUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -115,4 +116,12 @@ bool mlir::ds::hasAlignedRows(Value buffer, int64_t elements) {
            hasAlignedRows(source, elements);
   }
   return false;
+}
+
+void mlir::ds::addAlternativeLaunches(Operation *op, int64_t count) {
+  auto func = op->getParentOfType<func::FuncOp>();
+  auto known = func->getAttrOfType<IntegerAttr>("ds.alternative_launches");
+  func->setAttr("ds.alternative_launches",
+                Builder(op->getContext())
+                    .getI64IntegerAttr((known ? known.getInt() : 0) + count));
 }

@@ -33,6 +33,12 @@ SmallVector<Value> delinearizeIndex(OpBuilder &b, Location loc, Value linear,
                                     ArrayRef<Value> extents, Value total,
                                     bool keepRest = false);
 
+/// Records on `op`'s function that `count` more of the launches built
+/// there are alternatives to others that run instead (host dispatch by
+/// shape): ds-lower-gpu-launches subtracts them when it counts a call's
+/// launches for the statistics.
+void addAlternativeLaunches(Operation *op, int64_t count);
+
 /// The buffer `v` is a view of: `v` through subview, cast and reshape ops
 /// (any ViewLikeOpInterface op).
 Value viewRoot(Value v);

@@ -334,13 +334,7 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
               arith::ConstantIndexOp::create(b, loc, kMmaMinRows));
           // One of the two runs per call: ds-lower-gpu-launches counts
           // launches per function for the statistics and subtracts these.
-          auto func = op->getParentOfType<func::FuncOp>();
-          auto alternatives =
-              func->getAttrOfType<IntegerAttr>("ds.alternative_launches");
-          func->setAttr("ds.alternative_launches",
-                        b.getI64IntegerAttr(
-                            (alternatives ? alternatives.getInt() : 0) + 1 +
-                            (gemmPossible ? 1 : 0)));
+          mlir::ds::addAlternativeLaunches(op, gemmPossible ? 2 : 1);
           scf::IfOp::create(
               b, loc, few,
               [&](OpBuilder &tb, Location) {

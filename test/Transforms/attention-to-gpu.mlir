@@ -112,3 +112,13 @@ func.func @tensor_form(%q: tensor<1x4x3x16xf32>, %k: tensor<1x4x5x16xf32>, %o: t
   %0 = ds.fused_attention %q, %k, %k outs(%o) {scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x4x5x16xf32>, tensor<1x4x5x16xf32>, tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32>
   return %0 : tensor<1x4x3x16xf32>
 }
+
+// -----
+
+// The kernel's lane split needs the head counts and sizes at compile time
+// (ds-form-fused-attention only forms the op then).
+func.func @dynamic_heads(%q: memref<1x?x3x16xf32>, %k: memref<1x?x5x16xf32>, %o: memref<1x?x3x16xf32>) {
+  // expected-error @+1 {{expected static head counts and head sizes}}
+  ds.fused_attention %q, %k, %k outs(%o) {scale = 0.25 : f32} : (memref<1x?x3x16xf32>, memref<1x?x5x16xf32>, memref<1x?x5x16xf32>, memref<1x?x3x16xf32>) -> ()
+  return
+}

@@ -10,6 +10,7 @@
 #include "ds/Dialect/DS/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -33,9 +34,9 @@ static Value gatherRows(OpBuilder &b, Location loc, Value x, Value last) {
   MLIRContext *ctx = b.getContext();
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  Value seq = tensor::DimOp::create(b, loc, x, 1);
-  Value lastRow = arith::SubIOp::create(b, loc, seq, c1);
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+  Value seq = getValueOrCreateConstantIndexOp(b, loc, sizes[1]);
+  Value lastRow = arith::SubIOp::create(b, loc, seq, c1);
   sizes[1] = b.getIndexAttr(1);
   Value init = tensor::EmptyOp::create(b, loc, sizes, type.getElementType());
   AffineMap rowMap = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx)}, ctx);
