@@ -9,7 +9,9 @@
 #
 # WORK is what stage_gpu_bench.sh staged (default .carry/bench). The
 # model's weights are rebuilt from its seed (as gpu_decode.py does), then
-# `ds-run --generate` runs under ncu with CUDA graphs off, 2 decode steps
+# `ds-run --generate` runs under ncu with CUDA graphs off and the clocks
+# left as they are (--clock-control none: ncu's default locks them to the
+# base clock, which slows every kernel), 2 decode steps
 # after a 128-token prompt, and benchmarks/ncu_summary.py sums the last
 # @decode call's launches by kernel (GEMV kernels are named gemv[_mma]_NxK,
 # row reductions reduce_rows; the rest are the generic path's). Output
@@ -38,7 +40,8 @@ else
 fi
 launches=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['${phase}_kernels'])" "$work/$model/stats.json")
 for b in $batches; do
-  DS_CUDA_GRAPHS=0 timeout 300 ncu --metrics gpu__time_duration.sum --csv \
+  DS_CUDA_GRAPHS=0 timeout 300 ncu --clock-control none \
+    --metrics gpu__time_duration.sum --csv \
     "$work/ds-run" "$work/$model/model.dsa" --generate --prompt "$prompt" \
     --batch "$b" --max-new-tokens $new > "$out/ncu_${model}_${phase}_b$b.csv" \
     2> "$out/ncu_${model}_${phase}_b$b.err"

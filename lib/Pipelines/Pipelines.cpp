@@ -198,6 +198,10 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createDSMergeGPUModules());
+  // griddepcontrol needs sm_90; the runtime overlaps each kernel's launch
+  // with the end of the one before it.
+  if (config.cudaArch != "sm_80")
+    pm.addPass(createDSGPUProgrammaticLaunch());
   pm.addPass(createLowerAffinePass());
   pm.addNestedPass<func::FuncOp>(createDSExpandShapeToReinterpretCast());
   // Before scf-to-cf: this pass's greedy driver merges identical blocks,

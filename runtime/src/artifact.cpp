@@ -428,6 +428,16 @@ static Status checkCuda(const Artifact &artifact) {
     if (module.image.empty())
       return makeError() << "device module '" << module.name
                          << "' has an empty image";
+    if (module.programmaticLaunch && artifact.formatMajor == 1 &&
+        artifact.formatMinor < 5)
+      return makeError() << "format " << artifact.formatMajor << "."
+                         << artifact.formatMinor
+                         << " cannot mark programmatic launches (format 1.5 "
+                            "adds them)";
+    if (module.programmaticLaunch && module.arch == "sm_80")
+      return makeError() << "device module '" << module.name
+                         << "' is marked for programmatic launch, which "
+                            "needs sm_90 or newer, but targets sm_80";
   }
   for (size_t i = 0; i < artifact.kernels.size(); ++i) {
     const KernelSpec &kernel = artifact.kernels[i];

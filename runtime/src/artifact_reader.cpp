@@ -160,6 +160,7 @@ static Expected<Artifact> decode(const fb::Artifact &root) {
       spec.name = toString(module->name());
       spec.arch = toString(module->arch());
       spec.image.assign(module->image()->begin(), module->image()->end());
+      spec.programmaticLaunch = module->programmatic_launch();
       artifact.deviceModules.push_back(std::move(spec));
     }
   }

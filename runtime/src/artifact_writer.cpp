@@ -134,7 +134,8 @@ std::vector<uint8_t> Writer::write() {
     auto name = writeString(module.name);
     auto arch = writeString(module.arch);
     auto image = builder.CreateVector(module.image);
-    modules.push_back(fb::CreateDeviceModule(builder, name, arch, image));
+    modules.push_back(fb::CreateDeviceModule(builder, name, arch, image,
+                                             module.programmaticLaunch));
   }
   fbs::Offset<fbs::Vector<fbs::Offset<fb::DeviceModule>>> modulesVector;
   if (!modules.empty())

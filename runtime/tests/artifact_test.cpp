@@ -152,7 +152,7 @@ TEST(Artifact, RoundTrip) {
   const Artifact &expected = builder.artifact();
   EXPECT_EQ(parsed->formatMajor, kFormatMajor);
   EXPECT_EQ(parsed->formatMinor, kFormatMinor);
-  EXPECT_EQ(kFormatMinor, 4);
+  EXPECT_EQ(kFormatMinor, 5);
   EXPECT_EQ(parsed->target, Target::Cpu);
   EXPECT_EQ(parsed->targetTriple, expected.targetTriple);
   EXPECT_EQ(parsed->code, expected.code);
@@ -225,7 +225,8 @@ TEST(Artifact, Versions) {
                                   {1, 2, true},
                                   {1, 3, true},
                                   {1, 4, true},
-                                  {1, 5, false},
+                                  {1, 5, true},
+                                  {1, 6, false},
                                   {0, 9, false},
                                   {2, 0, false}}) {
     Artifact artifact = v10Builder().artifact();
@@ -237,7 +238,7 @@ TEST(Artifact, Versions) {
       EXPECT_EQ(parsed.message(),
                 "artifact format version " + std::to_string(major) + "." +
                     std::to_string(minor) +
-                    " is not supported (this runtime reads 1.0 to 1.4)");
+                    " is not supported (this runtime reads 1.0 to 1.5)");
     }
   }
 }
@@ -320,6 +321,49 @@ TEST(Artifact, CudaRoundTripAndChecks) {
   Artifact cpuWithKernels = base;
   cpuWithKernels.target = Target::Cpu;
   expectInvalid(cpuWithKernels, "a cpu artifact has CUDA modules or kernels");
+}
+
+// Format 1.5: a device module may allow programmatic launch of its kernels.
+TEST(Artifact, CudaProgrammaticLaunch) {
+  ArtifactBuilder builder = v10Builder();
+  builder.setTarget(Target::Cuda, "x86_64-unknown-linux-gnu");
+  Artifact base = builder.artifact();
+  base.cudaHostAbi = kCudaHostAbiVersion;
+  base.deviceModules.push_back({"plain", "sm_90", {1, 2}});
+  base.deviceModules.push_back({"overlapping", "sm_90a", {3, 4}, true});
+  base.kernels.push_back({0, "a"});
+  base.kernels.push_back({1, "b"});
+  Expected<std::vector<uint8_t>> bytes = serializeArtifact(base);
+  ASSERT_TRUE(bytes.succeeded()) << bytes.message();
+  Expected<Artifact> parsed = parse(*bytes);
+  ASSERT_TRUE(parsed.succeeded()) << parsed.message();
+  ASSERT_EQ(parsed->deviceModules.size(), 2u);
+  EXPECT_FALSE(parsed->deviceModules[0].programmaticLaunch);
+  EXPECT_TRUE(parsed->deviceModules[1].programmaticLaunch);
+
+  Artifact old = base;
+  old.formatMinor = 4;
+  Expected<std::vector<uint8_t>> out = serializeArtifact(old);
+  ASSERT_TRUE(out.failed());
+  EXPECT_NE(out.message().find("format 1.4 cannot mark programmatic launches "
+                               "(format 1.5 adds them)"),
+            std::string::npos)
+      << out.message();
+  // A 1.4 artifact without the flag is still written and read.
+  old.deviceModules[1].programmaticLaunch = false;
+  Expected<std::vector<uint8_t>> oldBytes = serializeArtifact(old);
+  ASSERT_TRUE(oldBytes.succeeded()) << oldBytes.message();
+  EXPECT_TRUE(parse(*oldBytes).succeeded());
+
+  Artifact ampere = base;
+  ampere.deviceModules[1].arch = "sm_80";
+  out = serializeArtifact(ampere);
+  ASSERT_TRUE(out.failed());
+  EXPECT_NE(out.message().find("device module 'overlapping' is marked for "
+                               "programmatic launch, which needs sm_90 or "
+                               "newer, but targets sm_80"),
+            std::string::npos)
+      << out.message();
 }
 
 TEST(Artifact, GenerationRoundTrip) {

@@ -26,6 +26,7 @@
 #ifdef DS_HAVE_CUDA_H
 #include <cuda.h>
 
+#include <cstddef>
 #include <type_traits>
 
 namespace {
@@ -48,6 +49,7 @@ constexpr bool sameString(const char *a, const char *b) {
   static_assert(sameString(DS_STRINGIFY_EXPANDED(member), #symbol),            \
                 "cuda.h maps " #member " to another symbol than " #symbol);
 DS_CUDA_DRIVER_FUNCTIONS(DS_CHECK_AGAINST_CUDA_H)
+DS_CUDA_OPTIONAL_DRIVER_FUNCTIONS(DS_CHECK_AGAINST_CUDA_H)
 #undef DS_CHECK_AGAINST_CUDA_H
 
 namespace rt = ds::runtime::cuda;
@@ -61,6 +63,22 @@ static_assert(sizeof(rt::CUfunction_attribute) ==
 static_assert(sizeof(rt::CUstreamCaptureMode) == sizeof(::CUstreamCaptureMode));
 static_assert(sizeof(rt::CUcontext) == sizeof(::CUcontext));
 static_assert(sizeof(rt::CUgraphExec) == sizeof(::CUgraphExec));
+// cuLaunchKernelEx's configuration, field by field.
+static_assert(sizeof(rt::CUlaunchAttributeID) == sizeof(::CUlaunchAttributeID));
+static_assert(sizeof(rt::CUlaunchAttributeValue) ==
+              sizeof(::CUlaunchAttributeValue));
+static_assert(sizeof(rt::CUlaunchAttribute) == sizeof(::CUlaunchAttribute));
+static_assert(offsetof(rt::CUlaunchAttribute, value) ==
+              offsetof(::CUlaunchAttribute, value));
+static_assert(sizeof(rt::CUlaunchConfig) == sizeof(::CUlaunchConfig));
+static_assert(offsetof(rt::CUlaunchConfig, sharedMemBytes) ==
+              offsetof(::CUlaunchConfig, sharedMemBytes));
+static_assert(offsetof(rt::CUlaunchConfig, hStream) ==
+              offsetof(::CUlaunchConfig, hStream));
+static_assert(offsetof(rt::CUlaunchConfig, attrs) ==
+              offsetof(::CUlaunchConfig, attrs));
+static_assert(offsetof(rt::CUlaunchConfig, numAttrs) ==
+              offsetof(::CUlaunchConfig, numAttrs));
 
 #define DS_SAME_VALUE(name)                                                    \
   static_assert(static_cast<long long>(rt::name) ==                            \
@@ -78,6 +96,7 @@ DS_SAME_VALUE(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
 DS_SAME_VALUE(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
 DS_SAME_VALUE(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
 DS_SAME_VALUE(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)
+DS_SAME_VALUE(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
 DS_SAME_VALUE(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
 DS_SAME_VALUE(CU_STREAM_CAPTURE_MODE_GLOBAL)
 DS_SAME_VALUE(CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)

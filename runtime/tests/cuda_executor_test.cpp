@@ -488,6 +488,92 @@ TEST_F(CudaExecutorTest, LaunchErrorMessageDescribesTheLaunch) {
             "1), 0 bytes of shared memory)");
 }
 
+// Kernels of a module loaded as programmatic go through cuLaunchKernelEx
+// with programmatic stream serialization on sm_90; the others, and every
+// kernel where the device, the driver or the environment rules it out, go
+// through cuLaunchKernel.
+TEST_F(CudaExecutorTest, ProgrammaticModulesLaunchWithSerializationAttribute) {
+  auto launchBoth = [&]() {
+    create();
+    ASSERT_TRUE(executor->loadModule(kPtx).succeeded());
+    ASSERT_TRUE(executor->loadModule(kPtx, /*programmatic=*/true).succeeded());
+    ASSERT_TRUE(executor->addKernel(0, "plain").succeeded());
+    ASSERT_TRUE(executor->addKernel(1, "early").succeeded());
+    ASSERT_TRUE(executor->launch(0, 3, 1, 1, 64, 1, 1, 0, nullptr).succeeded());
+    ASSERT_TRUE(executor->launch(1, 5, 2, 1, 128, 1, 1, 1024, nullptr)
+                    .succeeded());
+    ASSERT_EQ(state.launches.size(), 2u);
+  };
+  launchBoth();
+  EXPECT_TRUE(executor->programmaticLaunchEnabled());
+  EXPECT_FALSE(executor->launchesProgrammatically(0));
+  EXPECT_TRUE(executor->launchesProgrammatically(1));
+  EXPECT_FALSE(executor->launchesProgrammatically(2));
+  EXPECT_EQ(state.count("cuLaunchKernel"), 1u);
+  EXPECT_EQ(state.count("cuLaunchKernelEx"), 1u);
+  EXPECT_FALSE(state.launches[0].programmatic);
+  const LaunchRecord &early = state.launches[1];
+  EXPECT_TRUE(early.programmatic);
+  EXPECT_EQ(state.functions[early.function], "early");
+  EXPECT_EQ(early.grid[0], 5u);
+  EXPECT_EQ(early.grid[1], 2u);
+  EXPECT_EQ(early.block[0], 128u);
+  EXPECT_EQ(early.shared, 1024u);
+  EXPECT_EQ(early.stream, state.launches[0].stream);
+
+  auto expectPlain = [&](const char *why) {
+    EXPECT_FALSE(executor->programmaticLaunchEnabled()) << why;
+    EXPECT_FALSE(executor->launchesProgrammatically(1)) << why;
+    EXPECT_EQ(state.count("cuLaunchKernel"), 2u) << why;
+    EXPECT_EQ(state.count("cuLaunchKernelEx"), 0u) << why;
+  };
+  // An sm_80 device.
+  executor.reset();
+  state = FakeCuda();
+  state.computeMajor = 8;
+  launchBoth();
+  expectPlain("sm_80");
+  // A driver without cuLaunchKernelEx (before CUDA 12).
+  executor.reset();
+  state = FakeCuda();
+  driver->cuLaunchKernelEx = nullptr;
+  launchBoth();
+  expectPlain("no cuLaunchKernelEx");
+  driver->cuLaunchKernelEx = fakeLaunchKernelEx;
+  // Turned off from the environment, or by the caller.
+  executor.reset();
+  state = FakeCuda();
+  {
+    ScopedEnv off(kProgrammaticLaunchEnv, "0");
+    launchBoth();
+  }
+  expectPlain("DS_CUDA_PROGRAMMATIC_LAUNCH=0");
+  executor.reset();
+  state = FakeCuda();
+  {
+    CudaExecutorOptions options;
+    options.programmaticLaunch = false;
+    create(options);
+    ASSERT_TRUE(executor->loadModule(kPtx, true).succeeded());
+    ASSERT_TRUE(executor->addKernel(0, "early").succeeded());
+    ASSERT_TRUE(executor->launch(0, 1, 1, 1, 32, 1, 1, 0, nullptr).succeeded());
+    EXPECT_EQ(state.count("cuLaunchKernelEx"), 0u);
+  }
+  // A failed programmatic launch names the call that failed.
+  executor.reset();
+  state = FakeCuda();
+  create();
+  ASSERT_TRUE(executor->loadModule(kPtx, true).succeeded());
+  ASSERT_TRUE(executor->addKernel(0, "early").succeeded());
+  failOn("cuLaunchKernelEx", CUDA_ERROR_INVALID_VALUE);
+  Status status = executor->launch(0, 2, 1, 1, 64, 1, 1, 0, nullptr);
+  ASSERT_TRUE(status.failed());
+  EXPECT_EQ(status.message(),
+            "CUDA error CUDA_ERROR_INVALID_VALUE (invalid argument) in "
+            "cuLaunchKernelEx(kernel 'early' (#0), grid (2, 1, 1), block (64, "
+            "1, 1), 0 bytes of shared memory)");
+}
+
 TEST_F(CudaExecutorTest, LargeSharedMemoryRaisesTheKernelLimitOnce) {
   createWithKernels();
   auto launch = [&](int32_t kernel, int32_t shared) {

@@ -103,6 +103,8 @@ struct LaunchRecord {
   unsigned shared;
   CUstream stream;
   void **params;
+  /// Through cuLaunchKernelEx with programmatic stream serialization.
+  bool programmatic = false;
 };
 
 /// The state behind the fake driver functions (one test at a time).
@@ -114,6 +116,7 @@ struct FakeCuda {
   size_t freeBytes = size_t(8) << 30;
   int deviceCount = 1;
   int optinShared = 227 * 1024;
+  int computeMajor = 9;
   std::map<CUdeviceptr, size_t> allocations;
   /// Sparse device memory, for uploads and downloads.
   std::map<CUdeviceptr, uint8_t> memory;
@@ -193,7 +196,7 @@ inline CUresult fakeDeviceGetAttribute(int *value, CUdevice_attribute attribute,
                                 CUdevice) {
   switch (attribute) {
   case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
-    *value = 9;
+    *value = fake->computeMajor;
     break;
   case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
     *value = 0;
@@ -355,6 +358,30 @@ inline CUresult fakeLaunchKernel(CUfunction function, unsigned gx, unsigned gy,
   return result;
 }
 
+inline CUresult fakeLaunchKernelEx(const CUlaunchConfig *config,
+                                   CUfunction function, void **params,
+                                   void **extra) {
+  EXPECT_EQ(extra, nullptr);
+  // The runtime sets exactly one attribute: programmatic serialization.
+  EXPECT_EQ(config->numAttrs, 1u);
+  bool programmatic =
+      config->numAttrs == 1 &&
+      config->attrs[0].id ==
+          CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION &&
+      config->attrs[0].value.programmaticStreamSerializationAllowed == 1;
+  CUresult result = enter("cuLaunchKernelEx");
+  if (result == CUDA_SUCCESS)
+    fake->launches.push_back(
+        {function,
+         {config->gridDimX, config->gridDimY, config->gridDimZ},
+         {config->blockDimX, config->blockDimY, config->blockDimZ},
+         config->sharedMemBytes,
+         config->hStream,
+         params,
+         programmatic});
+  return result;
+}
+
 std::shared_ptr<CudaDriver> makeFakeDriver() {
   auto driver = std::make_shared<CudaDriver>();
   driver->cuGetErrorName = fakeGetErrorName;
@@ -391,6 +418,7 @@ std::shared_ptr<CudaDriver> makeFakeDriver() {
   driver->cuModuleGetFunction = fakeModuleGetFunction;
   driver->cuFuncSetAttribute = fakeFuncSetAttribute;
   driver->cuLaunchKernel = fakeLaunchKernel;
+  driver->cuLaunchKernelEx = fakeLaunchKernelEx;
   driver->driverVersion = 13000;
   driver->deviceCount = 1;
   return driver;
@@ -449,6 +477,7 @@ protected:
   std::unique_ptr<CudaExecutor> executor;
   bool useDefaultArena = false;
   ScopedEnv arenaEnv{kArenaBytesEnv, nullptr};
+  ScopedEnv programmaticEnv{kProgrammaticLaunchEnv, nullptr};
 };
 
 

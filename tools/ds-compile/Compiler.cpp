@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
@@ -331,6 +332,13 @@ static bool extractDeviceCode(ModuleOp module, StringRef arch,
                               std::vector<rt::DeviceModuleSpec> &modules,
                               std::vector<rt::KernelSpec> &kernels,
                               OneLineDiagnostics &diags) {
+  llvm::StringSet<> programmatic;
+  if (auto names =
+          module->getAttrOfType<ArrayAttr>("ds.programmatic_gpu_modules"))
+    for (Attribute name : names)
+      if (auto text = dyn_cast<StringAttr>(name))
+        programmatic.insert(text.getValue());
+  module->removeAttr("ds.programmatic_gpu_modules");
   llvm::StringMap<uint32_t> moduleIndex;
   for (auto binary :
        llvm::make_early_inc_range(module.getOps<gpu::BinaryOp>())) {
@@ -348,6 +356,7 @@ static bool extractDeviceCode(ModuleOp module, StringRef arch,
     spec.name = binary.getName().str();
     spec.arch = arch.str();
     spec.image.assign(bytes.begin(), bytes.end());
+    spec.programmaticLaunch = programmatic.contains(spec.name);
     moduleIndex[spec.name] = modules.size();
     modules.push_back(std::move(spec));
     binary.erase();

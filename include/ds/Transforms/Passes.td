@@ -239,6 +239,33 @@ def DSLowerGPULaunches : Pass<"ds-lower-gpu-launches", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def DSGPUProgrammaticLaunch
+    : Pass<"ds-gpu-programmatic-launch", "ModuleOp"> {
+  let summary = "let each kernel start before the one ahead of it ends (sm_90)";
+  let description = [{
+    Puts `nvvm.griddepcontrol wait` and `nvvm.griddepcontrol
+    launch_dependents` at the start of every kernel of every `gpu.module`
+    and lists the modules in the module attribute
+    `ds.programmatic_gpu_modules`. ds-compile marks those images
+    `programmatic_launch` in the artifact (format 1.5), and the runtime
+    then launches their kernels with programmatic stream serialization:
+    the next kernel's launch overlaps the end of this one, and its wait
+    keeps every memory access in stream order. Needs sm_90 or newer.
+
+    ```mlir
+    // before
+    gpu.func @k(...) kernel { %v = memref.load ... }
+    // after
+    gpu.func @k(...) kernel {
+      nvvm.griddepcontrol wait
+      nvvm.griddepcontrol launch_dependents
+      %v = memref.load ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 def DSMergeGPUModules : Pass<"ds-merge-gpu-modules", "ModuleOp"> {
   let summary = "move every outlined kernel into one gpu.module";
   let description = [{

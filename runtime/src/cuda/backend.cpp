@@ -117,7 +117,7 @@ CudaBackend::create(const Artifact &artifact,
     if (arch < need || (archSpecific && arch != need))
       return makeError() << "the artifact was compiled for " << module.arch
                          << " but the GPU is " << info.describe();
-    if (Status status = e.loadModule(module.image); status.failed())
+    if (Status status = e.loadModule(module.image, module.programmaticLaunch); status.failed())
       return status;
   }
   for (const KernelSpec &kernel : artifact.kernels)

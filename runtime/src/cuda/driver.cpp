@@ -101,6 +101,10 @@ Expected<std::shared_ptr<CudaDriver>> CudaDriver::load() {
     missing = #symbol;
   DS_CUDA_DRIVER_FUNCTIONS(DS_CUDA_RESOLVE)
 #undef DS_CUDA_RESOLVE
+#define DS_CUDA_RESOLVE_OPTIONAL(member, symbol, params)                       \
+  (void)resolve(library, #symbol, driver->member);
+  DS_CUDA_OPTIONAL_DRIVER_FUNCTIONS(DS_CUDA_RESOLVE_OPTIONAL)
+#undef DS_CUDA_RESOLVE_OPTIONAL
   if (missing)
     return makeError() << "the NVIDIA driver " << path << " (CUDA "
                        << formatDriverVersion(driver->driverVersion)

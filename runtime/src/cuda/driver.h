@@ -88,6 +88,35 @@ constexpr CUstreamCaptureMode CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 constexpr CUstreamCaptureMode CU_STREAM_CAPTURE_MODE_RELAXED = 2;
 constexpr unsigned int CU_STREAM_NON_BLOCKING = 0x1;
 
+// cuLaunchKernelEx's configuration (CUDA 12.0), laid out as in cuda.h.
+using CUlaunchAttributeID = int; // enum CUlaunchAttributeID_enum
+union CUlaunchAttributeValue {
+  char pad[64];
+  /// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION's value.
+  unsigned int programmaticStreamSerializationAllowed;
+};
+struct CUlaunchAttribute {
+  CUlaunchAttributeID id;
+  char pad[8 - sizeof(CUlaunchAttributeID)];
+  CUlaunchAttributeValue value;
+};
+struct CUlaunchConfig {
+  unsigned int gridDimX;
+  unsigned int gridDimY;
+  unsigned int gridDimZ;
+  unsigned int blockDimX;
+  unsigned int blockDimY;
+  unsigned int blockDimZ;
+  unsigned int sharedMemBytes;
+  CUstream hStream;
+  CUlaunchAttribute *attrs;
+  unsigned int numAttrs;
+};
+/// The kernel may start before the previous kernel in the stream has
+/// finished; it waits for it with `griddepcontrol.wait` (sm_90+).
+constexpr CUlaunchAttributeID
+    CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
 //===----------------------------------------------------------------------===//
 // The functions: X(member, exact symbol, parameter list)
 //===----------------------------------------------------------------------===//
@@ -144,10 +173,17 @@ constexpr unsigned int CU_STREAM_NON_BLOCKING = 0x1;
     (CUfunction, unsigned int, unsigned int, unsigned int, unsigned int,       \
      unsigned int, unsigned int, unsigned int, CUstream, void **, void **))
 
+// Functions the runtime uses when the driver has them (a null member
+// otherwise). cuLaunchKernelEx needs a CUDA 12.0 driver.
+#define DS_CUDA_OPTIONAL_DRIVER_FUNCTIONS(X)                                   \
+  X(cuLaunchKernelEx, cuLaunchKernelEx,                                        \
+    (const CUlaunchConfig *, CUfunction, void **, void **))
+
 // PFN_<member>: the function pointer type of each entry.
 #define DS_CUDA_DECLARE_PFN(member, symbol, params)                            \
   using PFN_##member = CUresult(*) params;
 DS_CUDA_DRIVER_FUNCTIONS(DS_CUDA_DECLARE_PFN)
+DS_CUDA_OPTIONAL_DRIVER_FUNCTIONS(DS_CUDA_DECLARE_PFN)
 #undef DS_CUDA_DECLARE_PFN
 
 /// The environment variable that replaces "libcuda.so.1" (for tests).
@@ -157,11 +193,13 @@ constexpr const char *kDefaultLibcuda = "libcuda.so.1";
 
 /// The driver entry points the runtime uses. `load()` fills every member
 /// from libcuda; tests may fill a default-constructed one with fakes (every
-/// member must then be set before an executor uses it).
+/// member must then be set before an executor uses it, except the optional
+/// ones, which may stay null).
 struct CudaDriver {
 #define DS_CUDA_DECLARE_MEMBER(member, symbol, params)                         \
   PFN_##member member = nullptr;
   DS_CUDA_DRIVER_FUNCTIONS(DS_CUDA_DECLARE_MEMBER)
+  DS_CUDA_OPTIONAL_DRIVER_FUNCTIONS(DS_CUDA_DECLARE_MEMBER)
 #undef DS_CUDA_DECLARE_MEMBER
 
   /// The path that was dlopen'ed ("" for a hand-filled driver).

@@ -294,6 +294,11 @@ Status CudaExecutor::initialize(const CudaExecutorOptions &options) {
     return recordError(status);
   if (Status status = readFreeBytes(); status.failed())
     return status;
+  const char *programmaticEnv = std::getenv(kProgrammaticLaunchEnv);
+  programmaticEnabled =
+      options.programmaticLaunch && driver->cuLaunchKernelEx &&
+      info.computeMajor >= 9 &&
+      !(programmaticEnv && std::string(programmaticEnv) == "0");
   if (Status status =
           guard(driver->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING),
                 "cuStreamCreate");
@@ -515,7 +520,8 @@ Status CudaExecutor::resetArena() {
 // Code
 //===----------------------------------------------------------------------===//
 
-Status CudaExecutor::loadModule(const std::vector<uint8_t> &image) {
+Status CudaExecutor::loadModule(const std::vector<uint8_t> &image,
+                                bool programmatic) {
   if (isDead)
     return deadStatus();
   if (Status status = checkNotCapturing("loading a module"); status.failed())
@@ -544,7 +550,10 @@ Status CudaExecutor::loadModule(const std::vector<uint8_t> &image) {
       status.failed())
     return status;
   try {
+    modules.reserve(modules.size() + 1);
+    programmaticModules.reserve(programmaticModules.size() + 1);
     modules.push_back(module);
+    programmaticModules.push_back(programmatic);
   } catch (const std::bad_alloc &) {
     (void)driver->cuModuleUnload(module);
     return recordError(makeError() << "out of host memory loading a module");
@@ -573,6 +582,7 @@ Status CudaExecutor::addKernel(int module, const std::string &name) {
   kernel.function = function;
   kernel.module = module;
   kernel.name = name;
+  kernel.programmatic = programmaticEnabled && programmaticModules[module];
   kernels.push_back(std::move(kernel));
   return Status::success();
 }
@@ -759,16 +769,39 @@ Status CudaExecutor::launch(int32_t kernel, int64_t gridX, int64_t gridY,
                                std::to_string(sharedBytes) + ")");
     entry.dynamicSharedLimit = sharedBytes;
   }
-  CUresult result = driver->cuLaunchKernel(
-      entry.function, static_cast<unsigned>(gridX),
-      static_cast<unsigned>(gridY), static_cast<unsigned>(gridZ),
-      static_cast<unsigned>(blockX), static_cast<unsigned>(blockY),
-      static_cast<unsigned>(blockZ), static_cast<unsigned>(sharedBytes), stream,
-      params, nullptr);
+  CUresult result;
+  if (entry.programmatic) {
+    // The kernel's griddepcontrol.wait holds its first memory access until
+    // the kernel before it has finished and flushed; its launch, block
+    // scheduling and prologue overlap that kernel's tail.
+    CUlaunchAttribute attribute{};
+    attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attribute.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{};
+    config.gridDimX = static_cast<unsigned>(gridX);
+    config.gridDimY = static_cast<unsigned>(gridY);
+    config.gridDimZ = static_cast<unsigned>(gridZ);
+    config.blockDimX = static_cast<unsigned>(blockX);
+    config.blockDimY = static_cast<unsigned>(blockY);
+    config.blockDimZ = static_cast<unsigned>(blockZ);
+    config.sharedMemBytes = static_cast<unsigned>(sharedBytes);
+    config.hStream = stream;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    result = driver->cuLaunchKernelEx(&config, entry.function, params, nullptr);
+  } else {
+    result = driver->cuLaunchKernel(
+        entry.function, static_cast<unsigned>(gridX),
+        static_cast<unsigned>(gridY), static_cast<unsigned>(gridZ),
+        static_cast<unsigned>(blockX), static_cast<unsigned>(blockY),
+        static_cast<unsigned>(blockZ), static_cast<unsigned>(sharedBytes),
+        stream, params, nullptr);
+  }
   if (result == CUDA_SUCCESS)
     return Status::success();
   std::ostringstream what;
-  what << "cuLaunchKernel(kernel '" << entry.name << "' (#" << kernel
+  what << (entry.programmatic ? "cuLaunchKernelEx" : "cuLaunchKernel")
+       << "(kernel '" << entry.name << "' (#" << kernel
        << "), grid (" << gridX << ", " << gridY << ", " << gridZ << "), block ("
        << blockX << ", " << blockY << ", " << blockZ << "), " << sharedBytes
        << " bytes of shared memory)";

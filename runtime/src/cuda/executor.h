@@ -57,6 +57,10 @@ namespace ds::runtime::cuda {
 /// gives none: a byte count, optionally with a K, M or G suffix (KiB, MiB,
 /// GiB).
 constexpr const char *kArenaBytesEnv = "DS_CUDA_ARENA_BYTES";
+/// The environment variable that, set to "0", launches every kernel with
+/// plain cuLaunchKernel even where its module allows programmatic launch
+/// (to measure what programmatic dependent launch gains).
+constexpr const char *kProgrammaticLaunchEnv = "DS_CUDA_PROGRAMMATIC_LAUNCH";
 /// The fraction of free device memory the arena takes by default.
 constexpr double kDefaultArenaFreeFraction = 0.5;
 /// Dynamic shared memory a kernel may use without opting in.
@@ -104,6 +108,11 @@ struct CudaExecutorOptions {
   /// (e.g. once the weights are on the device, so that the default
   /// fraction applies to what they leave free).
   bool deferArena = false;
+  /// Launch the kernels of modules loaded as programmatic (their kernels
+  /// wait on the previous grid themselves) with programmatic stream
+  /// serialization, when the device (sm_90+) and driver (cuLaunchKernelEx)
+  /// support it and $DS_CUDA_PROGRAMMATIC_LAUNCH is not "0".
+  bool programmaticLaunch = true;
 };
 
 class CudaExecutor;
@@ -187,14 +196,25 @@ public:
 
   /// cuModuleLoadData of a cubin (ELF), fatbin or PTX image (PTX gets the
   /// terminating NUL the driver needs if it has none). Modules are numbered
-  /// in load order from 0.
-  Status loadModule(const std::vector<uint8_t> &image);
+  /// in load order from 0. `programmatic`: every kernel of the image
+  /// begins with `griddepcontrol.wait`, so it may be launched before the
+  /// kernel ahead of it in the stream has finished.
+  Status loadModule(const std::vector<uint8_t> &image,
+                    bool programmatic = false);
   size_t moduleCount() const { return modules.size(); }
   /// Looks up function `name` in module `module` and appends it to the
   /// kernel table; kernels are numbered in the order they are added, from
   /// 0, and that number is the `kernel` argument of launch().
   Status addKernel(int module, const std::string &name);
   size_t kernelCount() const { return kernels.size(); }
+  /// Whether launches of kernel `kernel` overlap the kernel before them
+  /// (programmatic dependent launch); false for an unknown index.
+  bool launchesProgrammatically(int32_t kernel) const {
+    return kernel >= 0 && static_cast<size_t>(kernel) < kernels.size() &&
+           kernels[kernel].programmatic;
+  }
+  /// Whether this executor launches programmatic modules' kernels so.
+  bool programmaticLaunchEnabled() const { return programmaticEnabled; }
 
   //===--- Memory outside the arena ---------------------------------------===//
 
@@ -294,6 +314,9 @@ private:
     std::string name;
     /// The MAX_DYNAMIC_SHARED_SIZE_BYTES in effect.
     int32_t dynamicSharedLimit = kDefaultDynamicSharedBytes;
+    /// Launched with cuLaunchKernelEx and programmatic stream
+    /// serialization.
+    bool programmatic = false;
   };
   struct Allocation {
     uint64_t bytes = 0;
@@ -317,6 +340,10 @@ private:
   DeviceArena deviceArena;
 
   std::vector<CUmodule> modules;
+  /// Per module: its kernels wait on the previous grid themselves.
+  std::vector<bool> programmaticModules;
+  /// Programmatic launch is possible and wanted (initialize()).
+  bool programmaticEnabled = false;
   std::vector<Kernel> kernels;
   std::map<CUdeviceptr, Allocation> persistent;
   std::map<int32_t, Constant> constants;

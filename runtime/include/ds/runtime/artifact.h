@@ -34,7 +34,7 @@ namespace ds::runtime {
 /// The format version this runtime writes. It reads major == kFormatMajor and
 /// any minor <= kFormatMinor.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 4;
+inline constexpr uint16_t kFormatMinor = 5;
 
 /// The entry point the runtime runs once at load to compute derived weights
 /// (format 1.1). Users cannot call it.
@@ -190,6 +190,10 @@ struct DeviceModuleSpec {
   /// "sm_80", "sm_90" or "sm_90a".
   std::string arch;
   std::vector<uint8_t> image;
+  /// (format 1.5) Every kernel begins with `griddepcontrol.wait`, so the
+  /// runtime may launch it before the previous kernel has finished
+  /// (programmatic dependent launch). Needs sm_90 or newer.
+  bool programmaticLaunch = false;
 };
 
 /// (format 1.2) A kernel the host code launches by its index.
