@@ -190,6 +190,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
     func.addPass(createConvertLinalgToParallelLoopsPass());
     func.addPass(createCanonicalizerPass());
     func.addPass(createDSMapToGPU());
+    func.addPass(createDSMergeSiblingLaunches());
   }
   // The canonicalizer hoisted constants out of the launches; without
   // sinking them back, outlining would pass every constant (strides,

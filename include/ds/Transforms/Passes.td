@@ -239,6 +239,33 @@ def DSLowerGPULaunches : Pass<"ds-lower-gpu-launches", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def DSMergeSiblingLaunches
+    : Pass<"ds-merge-sibling-launches", "::mlir::func::FuncOp"> {
+  let summary = "merge consecutive independent generic-path kernels";
+  let description = [{
+    Two consecutive `gpu.launch` ops of the generic path (no kernel name, no
+    `ds.tile`, no shared memory, 1-D grid, the same constant block) with
+    only buffer-free host code between them, neither writing a buffer the
+    other reads or writes (buffers compared by their root allocation or
+    function argument), become one launch: a block below A's grid size runs
+    A's body, the others B's with the block index shifted. Runs of
+    independent kernels (RoPE on queries and keys, the key and value cache
+    appends) become one kernel.
+
+    ```mlir
+    // before
+    gpu.launch blocks(%a, %c1, %c1) threads(%c256, %c1, %c1) { A }
+    gpu.launch blocks(%b, %c1, %c1) threads(%c256, %c1, %c1) { B }
+    // after
+    %n = arith.addi %a, %b : index
+    gpu.launch blocks(%n, %c1, %c1) threads(%c256, %c1, %c1) {
+      scf.if (%bx < %a) { A } else { B at %bx - %a }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def DSGPUProgrammaticLaunch
     : Pass<"ds-gpu-programmatic-launch", "ModuleOp"> {
   let summary = "let each kernel start before the one ahead of it ends (sm_90)";
