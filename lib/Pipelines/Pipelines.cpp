@@ -189,6 +189,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
     func.addPass(createDSReductionsToGPU());
     func.addPass(createConvertLinalgToParallelLoopsPass());
     func.addPass(createCanonicalizerPass());
+    func.addPass(createDSFuseParallelProducers());
     func.addPass(createDSMapToGPU());
     func.addPass(createDSMergeSiblingLaunches());
   }

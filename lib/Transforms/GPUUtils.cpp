@@ -11,6 +11,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include <limits>
@@ -116,6 +117,60 @@ bool mlir::ds::hasAlignedRows(Value buffer, int64_t elements) {
            hasAlignedRows(source, elements);
   }
   return false;
+}
+
+bool mlir::ds::BufferAccesses::independentOf(
+    const BufferAccesses &other) const {
+  for (Value w : writes)
+    if (other.reads.contains(w) || other.writes.contains(w))
+      return false;
+  for (Value w : other.writes)
+    if (reads.contains(w))
+      return false;
+  return true;
+}
+
+void mlir::ds::BufferAccesses::add(const BufferAccesses &other) {
+  reads.insert(other.reads.begin(), other.reads.end());
+  writes.insert(other.writes.begin(), other.writes.end());
+}
+
+bool mlir::ds::collectBufferAccesses(Operation *op, BufferAccesses &into) {
+  WalkResult result = op->walk([&](Operation *nested) {
+    auto iface = dyn_cast<MemoryEffectOpInterface>(nested);
+    if (!iface) {
+      // Ops with regions (scf.for, scf.if, gpu.launch) report through
+      // their bodies.
+      if (nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+        return WalkResult::advance();
+      return WalkResult::interrupt();
+    }
+    SmallVector<MemoryEffects::EffectInstance> effects;
+    iface.getEffects(effects);
+    for (const MemoryEffects::EffectInstance &effect : effects) {
+      // Allocation and deallocation change no buffer contents.
+      if (isa<MemoryEffects::Allocate, MemoryEffects::Free>(
+              effect.getEffect()))
+        continue;
+      Value value = effect.getValue();
+      if (!value || !isa<BaseMemRefType>(value.getType()))
+        return WalkResult::interrupt();
+      Value root = viewRoot(value);
+      // A buffer made inside `op` (private or shared scratch) is its own.
+      if (op->isAncestor(root.getParentRegion()->getParentOp()))
+        continue;
+      if (!root.getDefiningOp<memref::AllocOp>() &&
+          !root.getDefiningOp<memref::GetGlobalOp>() &&
+          !isa<BlockArgument>(root))
+        return WalkResult::interrupt();
+      if (isa<MemoryEffects::Write>(effect.getEffect()))
+        into.writes.insert(root);
+      else
+        into.reads.insert(root);
+    }
+    return WalkResult::advance();
+  });
+  return !result.wasInterrupted();
 }
 
 void mlir::ds::addAlternativeLaunches(Operation *op, int64_t count) {

@@ -13,6 +13,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/ADT/SmallPtrSet.h"
+
 namespace mlir::ds {
 
 /// An index constant.
@@ -42,6 +44,22 @@ void addAlternativeLaunches(Operation *op, int64_t count);
 /// The buffer `v` is a view of: `v` through subview, cast and reshape ops
 /// (any ViewLikeOpInterface op).
 Value viewRoot(Value v);
+
+/// The buffers, by root (viewRoot: an allocation, a global or a block
+/// argument), that an op and the ops nested in it read and write. Buffers
+/// rooted inside the op (a kernel's scratch) are left out.
+struct BufferAccesses {
+  llvm::SmallPtrSet<Value, 8> reads, writes;
+
+  /// True if neither writes a buffer the other reads or writes.
+  bool independentOf(const BufferAccesses &other) const;
+  void add(const BufferAccesses &other);
+};
+
+/// Adds what `op` (and what is nested in it) reads and writes to `into`;
+/// false when an access cannot be attributed to a buffer (an op with
+/// unknown effects, or an effect on no particular value).
+bool collectBufferAccesses(Operation *op, BufferAccesses &into);
 
 /// True if every row of `buffer` (its last dimension, unit stride) starts
 /// `elements`-aligned, so [.., i * elements] is an aligned vector load:

@@ -48,7 +48,6 @@
 #include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/SetVector.h"
-#include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir {
 namespace ds {
@@ -66,65 +65,6 @@ namespace {
 constexpr int64_t kMaxParameterBytes = 1024;
 
 bool isOne(Value v) { return matchPattern(v, m_One()); }
-
-/// The buffers a launch reads and writes, by root.
-struct Footprint {
-  llvm::SmallPtrSet<Value, 8> reads, writes;
-};
-
-/// The launch's footprint, or nothing when an access cannot be attributed
-/// to a buffer (an op with unknown effects).
-std::optional<Footprint> footprint(gpu::LaunchOp launch) {
-  Footprint f;
-  WalkResult result = launch.getBody().walk([&](Operation *op) {
-    if (op == launch.getOperation())
-      return WalkResult::advance();
-    auto iface = dyn_cast<MemoryEffectOpInterface>(op);
-    if (!iface) {
-      // Ops with regions (scf.for, scf.if) report through their bodies.
-      if (op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
-        return WalkResult::advance();
-      return WalkResult::interrupt();
-    }
-    SmallVector<MemoryEffects::EffectInstance> effects;
-    iface.getEffects(effects);
-    for (const MemoryEffects::EffectInstance &effect : effects) {
-      // Allocation scopes and the like: no buffer contents.
-      if (isa<MemoryEffects::Allocate, MemoryEffects::Free>(
-              effect.getEffect()))
-        continue;
-      Value value = effect.getValue();
-      if (!value || !isa<BaseMemRefType>(value.getType()))
-        return WalkResult::interrupt();
-      Value root = ds::viewRoot(value);
-      // A buffer made inside the kernel (private memory) is its own.
-      if (launch.getBody().isAncestor(root.getParentRegion()))
-        continue;
-      if (!root.getDefiningOp<memref::AllocOp>() &&
-          !root.getDefiningOp<memref::GetGlobalOp>() &&
-          !isa<BlockArgument>(root))
-        return WalkResult::interrupt();
-      if (isa<MemoryEffects::Write>(effect.getEffect()))
-        f.writes.insert(root);
-      else
-        f.reads.insert(root);
-    }
-    return WalkResult::advance();
-  });
-  if (result.wasInterrupted())
-    return std::nullopt;
-  return f;
-}
-
-bool independent(const Footprint &a, const Footprint &b) {
-  for (Value w : a.writes)
-    if (b.reads.contains(w) || b.writes.contains(w))
-      return false;
-  for (Value w : b.writes)
-    if (a.reads.contains(w))
-      return false;
-  return true;
-}
 
 /// A launch this pass may merge: from the generic path, 1-D grid, constant
 /// block, no shared or private attributions, synchronous.
@@ -256,7 +196,8 @@ struct MergeSiblingLaunchesPass
     });
     for (Block *block : blocks) {
       gpu::LaunchOp previous;
-      std::optional<Footprint> previousFootprint;
+      ds::BufferAccesses previousAccesses;
+      bool previousKnown = false;
       for (Operation &op : llvm::make_early_inc_range(*block)) {
         auto launch = dyn_cast<gpu::LaunchOp>(op);
         if (!launch)
@@ -265,23 +206,22 @@ struct MergeSiblingLaunchesPass
           previous = nullptr;
           continue;
         }
-        std::optional<Footprint> mine = footprint(launch);
+        ds::BufferAccesses mine;
+        bool known = ds::collectBufferAccesses(launch, mine);
         // The kernel parameters must fit the 4 KiB a launch may pass;
         // stay well below (the generic kernels take few).
-        if (previous && mine && previousFootprint &&
+        if (previous && known && previousKnown &&
             sameBlock(previous, launch) &&
             parameterBytes({previous, launch}) <= kMaxParameterBytes &&
             onlyHostCodeBetween(previous, launch) &&
-            independent(*previousFootprint, *mine)) {
-          for (Value v : mine->reads)
-            previousFootprint->reads.insert(v);
-          for (Value v : mine->writes)
-            previousFootprint->writes.insert(v);
+            previousAccesses.independentOf(mine)) {
+          previousAccesses.add(mine);
           previous = merge(previous, launch);
           continue;
         }
         previous = launch;
-        previousFootprint = std::move(mine);
+        previousAccesses = std::move(mine);
+        previousKnown = known;
       }
     }
   }

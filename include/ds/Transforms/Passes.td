@@ -239,6 +239,34 @@ def DSLowerGPULaunches : Pass<"ds-lower-gpu-launches", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def DSFuseParallelProducers
+    : Pass<"ds-fuse-parallel-producers", "::mlir::func::FuncOp"> {
+  let summary = "recompute an elementwise loop's value where its temporary is read";
+  let description = [{
+    A top-level `scf.parallel` from 0 with step 1 whose body only reads
+    memory but for one store into a fresh allocation at its induction
+    variables (constant 0 at unit dimensions) is removed: each load of the
+    allocation (directly or through a unit-stride subview of the same
+    rank) in a later host-level op becomes the loop body evaluated at the
+    loaded coordinates. No op from the loop to the last load may write a
+    buffer the loop reads. In a decode step this puts RoPE on the new keys
+    into the key-cache append: one kernel, no temporary.
+
+    ```mlir
+    // before
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %x = memref.load %in[%i] : memref<64xf32>
+      %y = arith.negf %x : f32
+      memref.store %y, %t[%i] : memref<64xf32>
+    }
+    %v = memref.load %t[%k] : memref<64xf32>
+    // after
+    %x = memref.load %in[%k] : memref<64xf32>
+    %v = arith.negf %x : f32
+    ```
+  }];
+}
+
 def DSMergeSiblingLaunches
     : Pass<"ds-merge-sibling-launches", "::mlir::func::FuncOp"> {
   let summary = "merge consecutive independent generic-path kernels";
