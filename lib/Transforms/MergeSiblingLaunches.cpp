@@ -99,23 +99,12 @@ bool sameBlock(gpu::LaunchOp a, gpu::LaunchOp b) {
 /// `to`'s, the x block index to `blockX` and the x grid size to `gridX`.
 void cloneBody(OpBuilder &b, gpu::LaunchOp from, gpu::LaunchOp to,
                Value blockX, Value gridX) {
+  // Both bodies take the same launch arguments (block and thread ids, grid
+  // and block sizes) in the same order.
   IRMapping map;
-  gpu::KernelDim3 fromBlock = from.getBlockIds(), toBlock = to.getBlockIds();
-  map.map(fromBlock.x, blockX);
-  map.map(fromBlock.y, toBlock.y);
-  map.map(fromBlock.z, toBlock.z);
-  gpu::KernelDim3 fromThread = from.getThreadIds(), toThread = to.getThreadIds();
-  map.map(fromThread.x, toThread.x);
-  map.map(fromThread.y, toThread.y);
-  map.map(fromThread.z, toThread.z);
-  gpu::KernelDim3 fromGrid = from.getGridSize(), toGrid = to.getGridSize();
-  map.map(fromGrid.x, gridX);
-  map.map(fromGrid.y, toGrid.y);
-  map.map(fromGrid.z, toGrid.z);
-  gpu::KernelDim3 fromSize = from.getBlockSize(), toSize = to.getBlockSize();
-  map.map(fromSize.x, toSize.x);
-  map.map(fromSize.y, toSize.y);
-  map.map(fromSize.z, toSize.z);
+  map.map(from.getBody().getArguments(), to.getBody().getArguments());
+  map.map(from.getBlockIds().x, blockX);
+  map.map(from.getGridSize().x, gridX);
   for (Operation &op : from.getBody().front().without_terminator())
     b.clone(op, map);
 }
