@@ -138,3 +138,36 @@ func.func @dependent(%x: memref<8xf32>, %y: memref<8xf32>, %z: memref<8xf32>, %n
   }
   return
 }
+
+// -----
+
+// Kept apart: together the two bodies would capture more than 1 KiB of
+// kernel parameters (eight rank-8 descriptors of 152 bytes each), which
+// is how @prepare's weight copies once became one kernel past CUDA's
+// 4 KiB limit.
+// CHECK-LABEL: func.func @too_many_parameters
+// CHECK-COUNT-2: gpu.launch
+// CHECK-NOT: scf.if
+!m = memref<1x1x1x1x1x1x1x8xf32>
+func.func @too_many_parameters(%a0: !m, %a1: !m, %a2: !m, %a3: !m, %b0: !m, %b1: !m, %b2: !m, %b3: !m, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%sx = %n, %sy = %c1, %sz = %c1)
+             threads(%tx, %ty, %tz) in (%tsx = %c256, %tsy = %c1, %tsz = %c1) {
+    %v = memref.load %a0[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    memref.store %v, %a1[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    memref.store %v, %a2[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    memref.store %v, %a3[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    gpu.terminator
+  }
+  gpu.launch blocks(%bx, %by, %bz) in (%sx = %n, %sy = %c1, %sz = %c1)
+             threads(%tx, %ty, %tz) in (%tsx = %c256, %tsy = %c1, %tsz = %c1) {
+    %v = memref.load %b0[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    memref.store %v, %b1[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    memref.store %v, %b2[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    memref.store %v, %b3[%c0, %c0, %c0, %c0, %c0, %c0, %c0, %tx] : !m
+    gpu.terminator
+  }
+  return
+}
