@@ -185,7 +185,11 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
     func.addPass(createDSAttentionToGPU());
     // Linear layers get GEMV kernels, row reductions a warp per output;
     // everything else the generic path.
-    func.addPass(createDSGemvToGPU());
+    // cp.async.bulk.prefetch needs sm_90 (and PTX 8.0); under programmatic
+    // launch the weights stream in ahead of the wait.
+    DSGemvToGPUOptions gemv;
+    gemv.prefetchWeights = config.cudaArch != "sm_80";
+    func.addPass(createDSGemvToGPU(gemv));
     func.addPass(createDSReductionsToGPU());
     func.addPass(createConvertLinalgToParallelLoopsPass());
     func.addPass(createCanonicalizerPass());
@@ -216,7 +220,9 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
   GpuNVVMAttachTargetOptions target;
   target.chip = config.cudaArch;
   target.optLevel = 3;
-  if (config.cudaArch == "sm_90a")
+  // PTX 8.0 (CUDA 12.0): wgmma on sm_90a, cp.async.bulk.prefetch on both
+  // sm_90s.
+  if (config.cudaArch != "sm_80")
     target.features = "+ptx80";
   pm.addPass(createGpuNVVMAttachTarget(target));
   {

@@ -156,6 +156,67 @@ KernelFrame buildFrame(OpBuilder &b, Gemv g, int64_t columnsPerBlock,
   return f;
 }
 
+/// Brings into L2 the weight bytes this warp will stream: `rowCount` rows
+/// from `firstRow` (clamped to the last), `span` elements each from
+/// `kBegin`. The lanes share the rows, each issuing
+/// `cp.async.bulk.prefetch.L2` of one contiguous chunk (16-byte multiple,
+/// clamped to the buffer's end), one round (the tensor-core GEMV's warp
+/// streams 8 rows x at most a few KiB). Straight-line code at the kernel's
+/// start, before anything touches memory: ds-gpu-programmatic-launch
+/// leaves it ahead of `griddepcontrol.wait`, so under programmatic launch
+/// the weights stream in while the kernel before is still running (they
+/// never depend on it, and L2 is where the GPU's global memory is
+/// coherent, so a prefetch cannot make a later load stale).
+void emitWeightPrefetch(OpBuilder &b, Location loc, Gemv g, Value w,
+                        Value lane, Value firstRow, int64_t rowCount,
+                        Value kBegin, int64_t span) {
+  int64_t elementBytes = g.elementType.getIntOrFloatBitWidth() / 8;
+  int64_t spanBytes = span * elementBytes;
+  int64_t lanesPerRow = std::max<int64_t>(1, kWarpSize / rowCount);
+  int64_t chunk =
+      std::max<int64_t>(16, llvm::divideCeil(spanBytes, lanesPerRow * 16) * 16);
+  int64_t chunksPerRow = llvm::divideCeil(spanBytes, chunk);
+  int64_t chunks = rowCount * chunksPerRow;
+  int64_t bufferBytes = g.n * g.k * elementBytes;
+  if (chunks > kWarpSize || chunk > bufferBytes)
+    return; // not one round: left to the loads
+  MLIRContext *ctx = b.getContext();
+  Value t = lane;
+  if (chunks < kWarpSize)
+    t = arith::MinUIOp::create(b, loc, t, cIndex(b, loc, chunks - 1));
+  Value row = arith::MinUIOp::create(
+      b, loc,
+      arith::AddIOp::create(
+          b, loc, firstRow,
+          arith::DivUIOp::create(b, loc, t, cIndex(b, loc, chunksPerRow))),
+      cIndex(b, loc, g.n - 1));
+  Value piece = arith::RemUIOp::create(b, loc, t, cIndex(b, loc, chunksPerRow));
+  // (row * K + kBegin) * bytes + piece * chunk, the chunk inside the buffer.
+  Value offset = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(
+          b, loc,
+          arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, row, cIndex(b, loc, g.k)),
+              kBegin),
+          cIndex(b, loc, elementBytes)),
+      arith::MulIOp::create(b, loc, piece, cIndex(b, loc, chunk)));
+  offset = arith::MinUIOp::create(b, loc, offset,
+                                  cIndex(b, loc, bufferBytes - chunk));
+  Value base = arith::IndexCastUIOp::create(
+      b, loc, b.getI64Type(),
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, w));
+  Value address = arith::AddIOp::create(
+      b, loc, base, arith::IndexCastUIOp::create(b, loc, b.getI64Type(), offset));
+  Value pointer = LLVM::IntToPtrOp::create(
+      b, loc, LLVM::LLVMPointerType::get(ctx), address);
+  Value global = LLVM::AddrSpaceCastOp::create(
+      b, loc, LLVM::LLVMPointerType::get(ctx, 1), pointer);
+  NVVM::CpAsyncBulkPrefetchOp::create(
+      b, loc, global,
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(chunk)), Value());
+}
+
 /// acc (4 f32: D[r][2g..], D[r + 8][2g..] for lane l = 4r + g) += the two
 /// mma.sync m16n8k16 products of one 32-element K step, from the lane's
 /// 16-byte loads of elements [8g, 8g + 8) of activation rows r and r + 8
@@ -429,6 +490,9 @@ void mlir::ds::gemv::buildMmaKernel(OpBuilder &b, Gemv g, const Tile &tile,
   Value kEnd = arith::MinUIOp::create(
       kb, loc, arith::AddIOp::create(kb, loc, kBegin, cIndex(kb, loc, perWarp)),
       cIndex(kb, loc, g.k));
+  // The block's 8 weight rows over this warp's K range.
+  if (tile.prefetch)
+    emitWeightPrefetch(kb, loc, g, w, lane, n0, kMmaCols, kBegin, perWarp);
 
   auto vec8 = VectorType::get({8}, g.elementType);
   // One step: three 16-byte loads, two mma's.

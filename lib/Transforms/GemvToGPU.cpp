@@ -267,6 +267,7 @@ FailureOr<Tile> tileFromAttr(Gemv &g, ds::TileAttr attr) {
 }
 
 struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
+  using DSGemvToGPUBase::DSGemvToGPUBase;
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     SmallVector<linalg::MatmulOp> matmuls;
@@ -291,6 +292,7 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         FailureOr<Tile> given = tileFromAttr(*g, attr);
         if (failed(given))
           return signalPassFailure();
+        given->prefetch = prefetchWeights;
         if (given->gemm)
           buildGemmKernel(b, *g, *given, attr);
         else if (given->mma)
@@ -300,6 +302,7 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
       } else {
         Tile core = chooseTile(*g, staticRows, /*allowMma=*/false);
         Tile mma = chooseTile(*g, staticRows, /*allowMma=*/true);
+        core.prefetch = mma.prefetch = prefetchWeights;
         bool dispatch = mma.mma && (ShapedType::isDynamic(staticRows) ||
                                     staticRows > kMmaMinRows);
         // Beside the tensor-core kernel the CUDA-core one sees few rows.

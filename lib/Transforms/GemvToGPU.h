@@ -61,6 +61,9 @@ struct Tile {
   /// The tiled tensor-core GEMM: kGemmRows x kGemmCols a block of
   /// kGemmWarpsM x kGemmWarpsN warps, `stages` K steps in flight.
   bool gemm = false;
+  /// Open the tensor-core GEMV with L2 prefetches of its weights (the
+  /// pass's `prefetch-weights`).
+  bool prefetch = false;
 };
 
 /// Kernel builders (GemvKernels.cpp). Each inserts a gpu.launch of `g`

@@ -445,7 +445,19 @@ def DSGemvToGPU : Pass<"ds-gemv-to-gpu", "func::FuncOp"> {
     warps = .., stages = ..>`) when present, else a heuristic (16 rows, 8
     warps, up to 4 stages); it is recorded on the launch. Matmuls of other
     shapes or layouts are left to the generic path.
+
+    With `prefetch-weights` (sm_90 and PTX 8.0) the tensor-core GEMV
+    kernel opens with `nvvm.cp.async.bulk.prefetch` (to L2) of the weight
+    bytes each warp will stream, the lanes sharing its 8 rows, before any
+    memory access; `ds-gpu-programmatic-launch` keeps them ahead of its
+    `griddepcontrol.wait`, so the weights stream in while the kernel
+    before runs. The CUDA-core kernel (batch <= 4) does not: on an H200
+    it made Llama-1B's batch-1 step slower (docs/Benchmarks.md).
   }];
+  let options = [
+    Option<"prefetchWeights", "prefetch-weights", "bool", /*default=*/"false",
+           "open the tensor-core GEMV with L2 prefetches of its weights">,
+  ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect",
