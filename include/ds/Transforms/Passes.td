@@ -307,6 +307,12 @@ def DSGPUProgrammaticLaunch
     the next kernel's launch overlaps the end of this one, and its wait
     keeps every memory access in stream order. Needs sm_90 or newer.
 
+    A kernel that opens with L2 prefetches (`nvvm.prefetch level = L2`,
+    `nvvm.cp.async.bulk.prefetch`) behind only pure ops, as the
+    tensor-core GEMV does for its weights, gets the wait after the last
+    of them: L2 is where global memory is coherent, so a prefetch cannot
+    make a later load stale, and it starts the stream early.
+
     ```mlir
     // before
     gpu.func @k(...) kernel { %v = memref.load ... }
