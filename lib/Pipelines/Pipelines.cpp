@@ -173,6 +173,12 @@ static void addLLVM(OpPassManager &pm) {
   addCleanup(pm);
 }
 
+/// sm_90 and sm_90a: griddepcontrol, cp.async.bulk.prefetch and PTX 8.0
+/// (the other accepted arch is sm_80).
+static bool isHopper(const PipelineConfig &config) {
+  return config.cudaArch != "sm_80";
+}
+
 /// The generic CUDA path (docs/CUDA.md): every loop nest becomes a kernel
 /// of one thread per output element; the host part is lowered like the CPU
 /// target's and calls the runtime for memory and launches.
@@ -188,7 +194,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
     // cp.async.bulk.prefetch needs sm_90 (and PTX 8.0); under programmatic
     // launch the weights stream in ahead of the wait.
     DSGemvToGPUOptions gemv;
-    gemv.prefetchWeights = config.cudaArch != "sm_80";
+    gemv.prefetchWeights = isHopper(config);
     func.addPass(createDSGemvToGPU(gemv));
     func.addPass(createDSReductionsToGPU());
     func.addPass(createConvertLinalgToParallelLoopsPass());
@@ -206,7 +212,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
   pm.addPass(createDSMergeGPUModules());
   // griddepcontrol needs sm_90; the runtime overlaps each kernel's launch
   // with the end of the one before it.
-  if (config.cudaArch != "sm_80")
+  if (isHopper(config))
     pm.addPass(createDSGPUProgrammaticLaunch());
   pm.addPass(createLowerAffinePass());
   pm.addNestedPass<func::FuncOp>(createDSExpandShapeToReinterpretCast());
@@ -222,7 +228,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
   target.optLevel = 3;
   // PTX 8.0 (CUDA 12.0): wgmma on sm_90a, cp.async.bulk.prefetch on both
   // sm_90s.
-  if (config.cudaArch != "sm_80")
+  if (isHopper(config))
     target.features = "+ptx80";
   pm.addPass(createGpuNVVMAttachTarget(target));
   {

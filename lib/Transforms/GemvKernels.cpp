@@ -178,8 +178,8 @@ void emitWeightPrefetch(OpBuilder &b, Location loc, Gemv g, Value w,
   int64_t chunksPerRow = llvm::divideCeil(spanBytes, chunk);
   int64_t chunks = rowCount * chunksPerRow;
   int64_t bufferBytes = g.n * g.k * elementBytes;
-  if (chunks > kWarpSize || chunk > bufferBytes)
-    return; // not one round: left to the loads
+  // A chunk per lane at most, inside the buffer (span <= K, rows <= 32).
+  assert(chunks <= kWarpSize && chunk <= bufferBytes && "one round");
   MLIRContext *ctx = b.getContext();
   Value t = lane;
   if (chunks < kWarpSize)

@@ -302,7 +302,7 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
       } else {
         Tile core = chooseTile(*g, staticRows, /*allowMma=*/false);
         Tile mma = chooseTile(*g, staticRows, /*allowMma=*/true);
-        core.prefetch = mma.prefetch = prefetchWeights;
+        mma.prefetch = prefetchWeights; // only that kernel prefetches
         bool dispatch = mma.mma && (ShapedType::isDynamic(staticRows) ||
                                     staticRows > kMmaMinRows);
         // Beside the tensor-core kernel the CUDA-core one sees few rows.

@@ -24,8 +24,8 @@
 // prefetches its weights) keeps them, and the pure code computing their
 // addresses, ahead of the wait. A prefetch is a hint and L2 is where
 // global memory is coherent, so it cannot make a later load stale; it
-// only starts the weight stream while the kernel before is running. Launched without the
-// attribute, the wait returns at once. The gpu.modules it rewrites are
+// only starts the weight stream while the kernel before is running.
+// Launched without the attribute, the wait returns at once. The gpu.modules it rewrites are
 // listed in the module attribute `ds.programmatic_gpu_modules`; ds-compile
 // marks their images `programmatic_launch` in the artifact, which tells
 // the runtime it may launch their kernels so.
