@@ -125,13 +125,6 @@ std::optional<Producer> matchProducer(scf::ParallelOp loop) {
   return p;
 }
 
-/// The top-level op of `block` that contains `op`.
-Operation *topLevel(Operation *op, Block *block) {
-  while (op && op->getBlock() != block)
-    op = op->getParentOp();
-  return op;
-}
-
 /// Recomputes `p`'s stored value at temporary coordinates `coords`, at `b`.
 Value recompute(OpBuilder &b, Producer p, ArrayRef<Value> coords) {
   IRMapping map;
@@ -170,7 +163,7 @@ bool fuse(Producer p) {
       }
       if (user == p.store.getOperation() || !isStoreInto(user, buffer))
         continue;
-      Operation *top = topLevel(user, block);
+      Operation *top = block->findAncestorOpInBlock(*user);
       if (top && p.loop->isBeforeInBlock(top) &&
           (!end || top->isBeforeInBlock(end)))
         end = top;
@@ -187,7 +180,7 @@ bool fuse(Producer p) {
   SmallVector<memref::SubViewOp> views;
   Operation *last = nullptr;
   auto addUse = [&](Operation *user, memref::SubViewOp view) {
-    Operation *top = topLevel(user, block);
+    Operation *top = block->findAncestorOpInBlock(*user);
     if (!inWindow(top) || isa<memref::DeallocOp>(user))
       return true; // another producer's reader, or the end of the buffer
     // The op that overwrites the temporary: its stores are fine, but a
@@ -226,7 +219,7 @@ bool fuse(Producer p) {
           return false;
         continue;
       }
-      if (!plain && inWindow(topLevel(user, block)))
+      if (!plain && inWindow(block->findAncestorOpInBlock(*user)))
         return false;
       if (plain && !addUse(user, view))
         return false;
