@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -314,6 +315,42 @@ TEST_F(CudaDevice, ProgrammaticLaunchesKeepStreamOrder) {
         expected = expected * 3 + step + i;
     ASSERT_EQ(out[i], expected) << i;
   }
+  slots.free(buf);
+  EXPECT_TRUE(executor->status().succeeded())
+      << executor->firstError().message();
+}
+
+TEST_F(CudaDevice, SkipKernelsEnvironmentSkipsOnlyTheNamedKernels) {
+  std::vector<uint8_t> image(kChainPtx, kChainPtx + sizeof(kChainPtx) - 1);
+  ASSERT_TRUE(executor->loadModule(image, /*programmatic=*/false).succeeded())
+      << executor->firstError().message();
+  // Kernel 2 matches the prefix and is skipped; the table's first two
+  // (added in SetUp, before the variable was set) are not.
+  ::setenv(kSkipKernelsEnv, "nothing,ds_test_ch*", 1);
+  bool skippedAdded = executor->addKernel(1, "ds_test_chain").succeeded();
+  // An exact name that differs matches nothing.
+  ::setenv(kSkipKernelsEnv, "ds_test_chai", 1);
+  bool keptAdded = executor->addKernel(1, "ds_test_chain").succeeded();
+  ::unsetenv(kSkipKernelsEnv);
+  ASSERT_TRUE(skippedAdded && keptAdded) << executor->firstError().message();
+  Slots slots = installedSlots();
+  CudaExecutor::Scope scope(*executor);
+  constexpr uint32_t n = 1024;
+  void *buf = slots.alloc(n * 4);
+  ASSERT_TRUE(executor->memset(device(buf), 0, n * 4).succeeded());
+  uint32_t k = 0, count = n;
+  void *params[] = {&buf, &k, &count};
+  std::vector<uint32_t> out(n);
+  // Kernel 2 (skipped): the buffer stays zero.
+  slots.launch(2, n / 256, 1, 1, 256, 1, 1, 0, params);
+  ASSERT_TRUE(executor->download(out.data(), device(buf), n * 4).succeeded())
+      << executor->firstError().message();
+  EXPECT_EQ(out[7], 0u);
+  // Kernel 3 (the same function, not skipped): out[i] = 0 * 3 + 0 + i.
+  slots.launch(3, n / 256, 1, 1, 256, 1, 1, 0, params);
+  ASSERT_TRUE(executor->download(out.data(), device(buf), n * 4).succeeded())
+      << executor->firstError().message();
+  EXPECT_EQ(out[7], 7u);
   slots.free(buf);
   EXPECT_TRUE(executor->status().succeeded())
       << executor->firstError().message();

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
@@ -583,6 +584,27 @@ Status CudaExecutor::addKernel(int module, const std::string &name) {
   kernel.module = module;
   kernel.name = name;
   kernel.programmatic = programmaticEnabled && programmaticModules[module];
+  if (const char *skip = std::getenv(kSkipKernelsEnv)) {
+    std::string list = skip;
+    for (size_t begin = 0; begin <= list.size();) {
+      size_t end = std::min(list.find(',', begin), list.size());
+      std::string pattern = list.substr(begin, end - begin);
+      // "name" matches that kernel, "prefix*" every kernel it begins.
+      if (!pattern.empty() && pattern.back() == '*') {
+        pattern.pop_back();
+        if (name.compare(0, pattern.size(), pattern) == 0)
+          kernel.skipped = true;
+      } else if (!pattern.empty() && name == pattern) {
+        kernel.skipped = true;
+      }
+      begin = end + 1;
+    }
+    if (kernel.skipped)
+      std::fprintf(stderr,
+                   "ds: %s: kernel '%s' is skipped (profiling only; outputs "
+                   "are wrong)\n",
+                   kSkipKernelsEnv, name.c_str());
+  }
   kernels.push_back(std::move(kernel));
   return Status::success();
 }
@@ -760,6 +782,8 @@ Status CudaExecutor::launch(int32_t kernel, int64_t gridX, int64_t gridY,
                        << " bytes of shared memory per block");
   if (gridX == 0 || gridY == 0 || gridZ == 0)
     return Status::success(); // An empty launch (dynamic shapes).
+  if (entry.skipped)
+    return Status::success(); // kSkipKernelsEnv (profiling only)
   if (sharedBytes > entry.dynamicSharedLimit) {
     if (CUresult result = driver->cuFuncSetAttribute(
             entry.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,

@@ -61,6 +61,12 @@ constexpr const char *kArenaBytesEnv = "DS_CUDA_ARENA_BYTES";
 /// plain cuLaunchKernel even where its module allows programmatic launch
 /// (to measure what programmatic dependent launch gains).
 constexpr const char *kProgrammaticLaunchEnv = "DS_CUDA_PROGRAMMATIC_LAUNCH";
+/// Profiling only: a comma-separated list of kernel names whose launches
+/// are skipped ("reduce_rows_30,gemv_*": a trailing '*' makes a name a
+/// prefix), so that a step timed
+/// without them shows what they cost in place, overlap included. Outputs
+/// are wrong while it is set; ds-run says so on stderr.
+constexpr const char *kSkipKernelsEnv = "DS_CUDA_SKIP_KERNELS";
 /// The fraction of free device memory the arena takes by default.
 constexpr double kDefaultArenaFreeFraction = 0.5;
 /// Dynamic shared memory a kernel may use without opting in.
@@ -317,6 +323,8 @@ private:
     /// Launched with cuLaunchKernelEx and programmatic stream
     /// serialization.
     bool programmatic = false;
+    /// Named by kSkipKernelsEnv: launches do nothing.
+    bool skipped = false;
   };
   struct Allocation {
     uint64_t bytes = 0;
