@@ -56,6 +56,22 @@ bool isHostOp(Operation *op) {
   return false;
 }
 
+/// True unless `v` is computed on the host from function arguments and
+/// host ops (isHostOp) alone: a shape, not a value read from a buffer.
+bool isDeviceValue(Value v) {
+  SmallVector<Value> worklist = {v};
+  llvm::SmallPtrSet<Operation *, 8> seen;
+  while (!worklist.empty()) {
+    Operation *def = worklist.pop_back_val().getDefiningOp();
+    if (!def || !seen.insert(def).second)
+      continue;
+    if (!isHostOp(def) || isa<func::CallOp>(def))
+      return true;
+    llvm::append_range(worklist, def->getOperands());
+  }
+  return false;
+}
+
 /// True if `op` (or an op nested in it) reads or writes buffer contents.
 bool touchesMemory(Operation *op) {
   bool touches = false;
@@ -464,16 +480,33 @@ struct MapToGPUPass : public ds::impl::DSMapToGPUBase<MapToGPUPass> {
     func::FuncOp func = getOperation();
     if (func.isExternal())
       return;
-    SmallVector<Operation *> ops;
     for (Block &block : func.getBody())
-      for (Operation &op : block)
-        ops.push_back(&op);
+      if (failed(mapBlock(block)))
+        return signalPassFailure();
+  }
+
+  /// Maps the host code of `block`: parallel loops to kernels, other
+  /// memory-touching ops to one-thread kernels, and the branches of a
+  /// host-side scf.if (ds-gemv-to-gpu's dispatch by row count) in turn.
+  LogicalResult mapBlock(Block &block) {
+    SmallVector<Operation *> ops;
+    for (Operation &op : block)
+      ops.push_back(&op);
     for (Operation *op : ops) {
+      if (auto branch = dyn_cast<scf::IfOp>(op);
+          branch && branch.getNumResults() == 0 && touchesMemory(op) &&
+          !isDeviceValue(branch.getCondition())) {
+        for (Region &region : op->getRegions())
+          for (Block &inner : region)
+            if (failed(mapBlock(inner)))
+              return failure();
+        continue;
+      }
       if (auto parallel = dyn_cast<scf::ParallelOp>(op)) {
         if (parallel.getNumResults() != 0) {
           op->emitError("ds-map-to-gpu: a parallel loop with reductions "
                         "has no GPU mapping yet");
-          return signalPassFailure();
+          return failure();
         }
         launchParallel(parallel);
         continue;
@@ -490,10 +523,11 @@ struct MapToGPUPass : public ds::impl::DSMapToGPUBase<MapToGPUPass> {
             "ds-map-to-gpu: this op reads device memory and its result is "
             "used by host code (a shape or loop bound that depends on "
             "tensor data), which the CUDA target does not support");
-        return signalPassFailure();
+        return failure();
       }
       launchSequential(op);
     }
+    return success();
   }
 };
 

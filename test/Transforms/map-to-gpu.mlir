@@ -255,3 +255,59 @@ func.func @data_dependent_shape(%len: memref<i64>) -> memref<?xf32> {
   %r = memref.alloc(%n) : memref<?xf32>
   return %r : memref<?xf32>
 }
+
+// -----
+
+// A host-side scf.if (ds-gemv-to-gpu's dispatch by row count, on a shape)
+// is mapped branch by branch: each branch's parallel loop becomes a launch
+// inside it.
+// CHECK-LABEL: func.func @host_branches
+// CHECK: scf.if %{{.+}} {
+// CHECK-NEXT: arith.constant
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+// CHECK: } else {
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+// CHECK-NOT: scf.parallel
+func.func @host_branches(%a: memref<?xf32>, %b: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %n = memref.dim %a, %c0 : memref<?xf32>
+  %few = arith.cmpi sle, %n, %c4 : index
+  scf.if %few {
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+      %x = memref.load %a[%i] : memref<?xf32>
+      memref.store %x, %b[%i] : memref<?xf32>
+      scf.reduce
+    }
+  } else {
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+      %x = memref.load %b[%i] : memref<?xf32>
+      memref.store %x, %a[%i] : memref<?xf32>
+      scf.reduce
+    }
+  }
+  return
+}
+
+// -----
+
+// A branch on a value read from device memory is not a host branch: the
+// read is rejected as for any host use of device data.
+func.func @device_branch(%a: memref<?xf32>, %b: memref<?xf32>, %flag: memref<i1>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %a, %c0 : memref<?xf32>
+  // expected-error @+1 {{ds-map-to-gpu: this op reads device memory and its result is used by host code}}
+  %f = memref.load %flag[] : memref<i1>
+  scf.if %f {
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+      %x = memref.load %a[%i] : memref<?xf32>
+      memref.store %x, %b[%i] : memref<?xf32>
+      scf.reduce
+    }
+  }
+  return
+}
