@@ -37,27 +37,43 @@ int64_t rowAlignment(MemRefType type, int64_t elementBytes) {
   return kVectorBytes;
 }
 
-/// Writes the GEMV's f32 result `value` for (row, col): into the
-/// accumulator (plus its old value when no zero fill preceded), or through
-/// the epilogue's body, the row split into the epilogue's leading
-/// dimensions (last fastest) with `leadSizes`.
-void emitOutput(OpBuilder &sb, Location loc, Gemv g,
-                ArrayRef<Value> leadSizes, Value row, Value col, Value mine) {
+/// The indices `map` gives at loop point `loopIdx` (dimensions and
+/// constants only).
+SmallVector<Value> loadIndices(OpBuilder &b, Location loc, AffineMap map,
+                               ArrayRef<Value> loopIdx) {
+  SmallVector<Value> idx;
+  for (AffineExpr e : map.getResults()) {
+    if (auto d = dyn_cast<AffineDimExpr>(e))
+      idx.push_back(loopIdx[d.getPosition()]);
+    else
+      idx.push_back(cIndex(b, loc, cast<AffineConstantExpr>(e).getValue()));
+  }
+  return idx;
+}
+
+/// The value the GEMV stores for (row, col) from its f32 result `mine`:
+/// the accumulator's (plus its old value when no zero fill preceded), or
+/// the epilogue body's at that point, the row split into the epilogue's
+/// leading dimensions (last fastest) with `leadSizes`. `loopIdx` receives
+/// the store's indices (the epilogue's loop point, or {row, col}).
+Value outputValue(OpBuilder &sb, Location loc, Gemv g,
+                  ArrayRef<Value> leadSizes, Value row, Value col, Value mine,
+                  SmallVector<Value> &loopIdx) {
   Value accBuf = g.matmul.getDpsInits()[0];
   unsigned epilogueRank = g.epilogue ? g.epilogue.getNumLoops() : 2;
+  auto withOld = [&](Value v) -> Value {
+    if (g.fill)
+      return v;
+    return arith::AddFOp::create(
+        sb, loc, memref::LoadOp::create(sb, loc, accBuf, ValueRange{row, col}),
+        v);
+  };
   if (!g.epilogue) {
-    Value v = mine;
-    if (!g.fill)
-      v = arith::AddFOp::create(
-          sb, loc, memref::LoadOp::create(sb, loc, accBuf, ValueRange{row, col}),
-          v);
-    memref::StoreOp::create(sb, loc, v, accBuf, ValueRange{row, col});
-    return;
+    loopIdx = {row, col};
+    return withOld(mine);
   }
-  // The epilogue's body at (row, col), the row split into the epilogue's
-  // leading dimensions (last fastest).
   linalg::GenericOp epi = g.epilogue;
-  SmallVector<Value> loopIdx(epilogueRank);
+  loopIdx.assign(epilogueRank, Value());
   loopIdx.back() = col;
   Value rest = row;
   for (int d = epilogueRank - 2; d >= 0; --d) {
@@ -68,34 +84,20 @@ void emitOutput(OpBuilder &sb, Location loc, Gemv g,
     loopIdx[d] = arith::RemUIOp::create(sb, loc, rest, leadSizes[d]);
     rest = arith::DivUIOp::create(sb, loc, rest, leadSizes[d]);
   }
-  auto indicesFor = [&](AffineMap map) {
-    SmallVector<Value> idx;
-    for (AffineExpr e : map.getResults()) {
-      if (auto d = dyn_cast<AffineDimExpr>(e))
-        idx.push_back(loopIdx[d.getPosition()]);
-      else
-        idx.push_back(cIndex(sb, loc, cast<AffineConstantExpr>(e).getValue()));
-    }
-    return idx;
-  };
   Block *body = epi.getBlock();
   IRMapping map;
   for (OpOperand &operand : epi->getOpOperands()) {
     BlockArgument arg = body->getArgument(operand.getOperandNumber());
     if (operand.get() == g.accView) {
-      Value v = mine;
-      if (!g.fill)
-        v = arith::AddFOp::create(
-            sb, loc,
-            memref::LoadOp::create(sb, loc, accBuf, ValueRange{row, col}), v);
-      map.map(arg, v);
+      map.map(arg, withOld(mine));
       continue;
     }
     if (arg.use_empty())
       continue;
     map.map(arg, memref::LoadOp::create(
                      sb, loc, operand.get(),
-                     indicesFor(epi.getMatchingIndexingMap(&operand))));
+                     loadIndices(sb, loc, epi.getMatchingIndexingMap(&operand),
+                                 loopIdx)));
   }
   for (Operation &bodyOp : body->without_terminator()) {
     if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
@@ -105,10 +107,55 @@ void emitOutput(OpBuilder &sb, Location loc, Gemv g,
     sb.clone(bodyOp, map);
   }
   auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  memref::StoreOp::create(sb, loc, map.lookup(yield.getValues()[0]),
-                          epi.getDpsInits()[0], loopIdx);
+  return map.lookup(yield.getValues()[0]);
 }
 
+/// Writes the GEMV's f32 result `mine` for (row, col) (outputValue).
+void emitOutput(OpBuilder &sb, Location loc, Gemv g,
+                ArrayRef<Value> leadSizes, Value row, Value col, Value mine) {
+  SmallVector<Value> loopIdx;
+  Value v = outputValue(sb, loc, g, leadSizes, row, col, mine, loopIdx);
+  Value dest =
+      g.epilogue ? g.epilogue.getDpsInits()[0] : g.matmul.getDpsInits()[0];
+  memref::StoreOp::create(sb, loc, v, dest, loopIdx);
+}
+
+/// Writes g.pair's result for (row, pair column p) from the GEMV's f32
+/// results for columns p (`low`) and p + N/2 (`high`): both through the
+/// epilogue, then the pair consumer's body.
+void emitPairOutput(OpBuilder &sb, Location loc, Gemv g,
+                    ArrayRef<Value> leadSizes, Value row, Value p, Value low,
+                    Value high) {
+  SmallVector<Value> loopIdx, highIdx;
+  Value lowValue = outputValue(sb, loc, g, leadSizes, row, p, low, loopIdx);
+  Value highValue = outputValue(
+      sb, loc, g, leadSizes, row,
+      arith::AddIOp::create(sb, loc, p, cIndex(sb, loc, g.n / 2)), high,
+      highIdx);
+  linalg::GenericOp consumer = g.pair.op;
+  Block *body = consumer.getBlock();
+  IRMapping map;
+  for (OpOperand *operand : consumer.getDpsInputOperands()) {
+    BlockArgument arg = consumer.getMatchingBlockArgument(operand);
+    unsigned number = operand->getOperandNumber();
+    if (number == g.pair.low || number == g.pair.high) {
+      map.map(arg, number == g.pair.low ? lowValue : highValue);
+      continue;
+    }
+    if (arg.use_empty())
+      continue;
+    map.map(arg, memref::LoadOp::create(
+                     sb, loc, operand->get(),
+                     loadIndices(sb, loc,
+                                 consumer.getMatchingIndexingMap(operand),
+                                 loopIdx)));
+  }
+  for (Operation &bodyOp : body->without_terminator())
+    sb.clone(bodyOp, map);
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  memref::StoreOp::create(sb, loc, map.lookup(yield.getValues()[0]),
+                          consumer.getDpsInits()[0], loopIdx);
+}
 
 /// The host side of a GEMV kernel, built where `g`'s last op was (the
 /// epilogue's output may be allocated after the matmul, and nothing in
@@ -287,15 +334,43 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
   ArrayRef<Value> leadSizes = frame.leadSizes;
   Type f32 = Float32Type::get(op.getContext());
   OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
-  Value col = arith::AddIOp::create(
-      kb, loc,
-      arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                            cIndex(kb, loc, tile.warps)),
-      frame.warp);
+  // With a pair consumer (g.pair) the block's first half of warps takes
+  // columns p of [0, N/2), the second half columns p + N/2, and the
+  // results meet in shared memory ([warp][row]).
+  bool paired = static_cast<bool>(g.pair.op);
+  int64_t halfWarps = tile.warps / 2;
+  Value col, pairCol, results;
+  if (paired) {
+    Value slot =
+        arith::RemUIOp::create(kb, loc, frame.warp, cIndex(kb, loc, halfWarps));
+    pairCol = arith::AddIOp::create(
+        kb, loc,
+        arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
+                              cIndex(kb, loc, halfWarps)),
+        slot);
+    Value isHigh = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::uge,
+                                         frame.warp,
+                                         cIndex(kb, loc, halfWarps));
+    col = arith::AddIOp::create(
+        kb, loc, pairCol,
+        arith::SelectOp::create(kb, loc, isHigh, cIndex(kb, loc, g.n / 2),
+                                cIndex(kb, loc, 0)));
+    results = launch.addWorkgroupAttribution(
+        MemRefType::get({tile.warps, tile.rows}, f32, AffineMap(),
+                        gpu::AddressSpaceAttr::get(
+                            op.getContext(), gpu::AddressSpace::Workgroup)),
+        loc);
+  } else {
+    col = arith::AddIOp::create(
+        kb, loc,
+        arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
+                              cIndex(kb, loc, tile.warps)),
+        frame.warp);
+  }
   Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
                                         col, cIndex(kb, loc, g.n));
   auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
-  gpu::TerminatorOp::create(kb, loc);
+  auto terminator = gpu::TerminatorOp::create(kb, loc);
 
   OpBuilder ib = guard.getThenBodyBuilder();
   Value row0 = arith::MulIOp::create(ib, loc, launch.getBlockIds().y,
@@ -428,9 +503,39 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                                        lane, rowCount);
   auto store = scf::IfOp::create(ib, loc, writes, /*withElse=*/false);
   OpBuilder sb = store.getThenBodyBuilder();
-  Value row = arith::AddIOp::create(sb, loc, row0, lane);
-
-  emitOutput(sb, loc, g, leadSizes, row, col, mine);
+  if (!paired) {
+    Value row = arith::AddIOp::create(sb, loc, row0, lane);
+    emitOutput(sb, loc, g, leadSizes, row, col, mine);
+    return;
+  }
+  memref::StoreOp::create(sb, loc, mine, results,
+                          ValueRange{frame.warp, lane});
+  // Every warp's results in; the first half's lanes write the pairs.
+  OpBuilder pb(terminator);
+  gpu::BarrierOp::create(pb, loc);
+  Value pairRow0 = arith::MulIOp::create(pb, loc, launch.getBlockIds().y,
+                                         cIndex(pb, loc, tile.rows));
+  Value pairRows = arith::MinSIOp::create(
+      pb, loc, arith::SubIOp::create(pb, loc, rows, pairRow0),
+      cIndex(pb, loc, tile.rows));
+  Value writer = arith::AndIOp::create(
+      pb, loc,
+      arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult, frame.warp,
+                            cIndex(pb, loc, halfWarps)),
+      arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::slt, lane,
+                            pairRows));
+  auto pairStore = scf::IfOp::create(pb, loc, writer, /*withElse=*/false);
+  OpBuilder psb = pairStore.getThenBodyBuilder();
+  Value low = memref::LoadOp::create(psb, loc, results,
+                                     ValueRange{frame.warp, lane});
+  Value high = memref::LoadOp::create(
+      psb, loc, results,
+      ValueRange{arith::AddIOp::create(psb, loc, frame.warp,
+                                       cIndex(psb, loc, halfWarps)),
+                 lane});
+  emitPairOutput(psb, loc, g, leadSizes,
+                 arith::AddIOp::create(psb, loc, pairRow0, lane), pairCol, low,
+                 high);
 }
 
 /// The tensor-core kernel (bf16/f16): a block owns 8 columns and 16 rows;

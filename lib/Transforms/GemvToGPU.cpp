@@ -201,6 +201,114 @@ std::optional<Gemv> matchMatmul(linalg::MatmulOp op) {
   return g;
 }
 
+/// True if `size`, a subview's size of dimension `d` of `buffer` (an
+/// allocation), is all of that dimension.
+bool isFullExtent(OpFoldResult size, Value buffer, int64_t d) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (!type.isDynamicDim(d))
+    return getConstantIntValue(size) == type.getDimSize(d);
+  auto value = dyn_cast<Value>(size);
+  if (!value)
+    return false;
+  if (auto dim = value.getDefiningOp<memref::DimOp>();
+      dim && dim.getSource() == buffer &&
+      getConstantIntValue(dim.getIndex()) == d)
+    return true;
+  auto alloc = buffer.getDefiningOp<memref::AllocOp>();
+  return alloc && alloc.getDynamicSizes()[type.getDynamicDimIndex(d)] == value;
+}
+
+/// Matches g.pair (PairConsumer): g's epilogue writes a fresh buffer Y
+/// [lead..., N] that nothing reads but two subviews, the halves
+/// [..., 0:N/2] and [..., N/2:N] over all of the leading dimensions, each
+/// read only by one all-parallel generic of Y's rank through the identity
+/// map; that generic is the next op after the epilogue to touch memory,
+/// its body is pure and its other inputs are buffers other than Y indexed
+/// by loop dimensions and constants. Leaves g.pair empty otherwise.
+void matchPair(Gemv &g) {
+  if (!g.epilogue || g.n % 2)
+    return;
+  MLIRContext *ctx = g.matmul.getContext();
+  Value y = g.epilogue.getDpsInits()[0];
+  auto yType = cast<MemRefType>(y.getType());
+  int64_t rank = yType.getRank(), half = g.n / 2;
+  if (!y.getDefiningOp<memref::AllocOp>() || !yType.getLayout().isIdentity() ||
+      yType.getDimSize(rank - 1) != g.n)
+    return;
+  Operation *next = g.epilogue->getNextNode();
+  while (next && isMemoryFree(next))
+    next = next->getNextNode();
+  auto consumer = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!consumer || !consumer.hasPureBufferSemantics() ||
+      consumer.getNumLoops() != rank || consumer.getNumReductionLoops() != 0 ||
+      consumer.getNumDpsInits() != 1)
+    return;
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  OpOperand *init = consumer.getDpsInitOperand(0);
+  if (consumer.getMatchingIndexingMap(init) != identity ||
+      !consumer.getMatchingBlockArgument(init).use_empty())
+    return;
+  for (Operation &bodyOp : consumer.getBlock()->without_terminator())
+    if (!isMemoryEffectFree(&bodyOp) || isa<linalg::IndexOp>(bodyOp))
+      return;
+  std::optional<unsigned> low, high;
+  for (Operation *user : y.getUsers()) {
+    if (user == g.epilogue.getOperation() || isa<memref::DeallocOp>(user))
+      continue;
+    auto sub = dyn_cast<memref::SubViewOp>(user);
+    if (!sub || sub.getSource() != y || sub.getType().getRank() != rank ||
+        !sub->hasOneUse())
+      return;
+    SmallVector<OpFoldResult> offsets = sub.getMixedOffsets();
+    SmallVector<OpFoldResult> sizes = sub.getMixedSizes();
+    SmallVector<OpFoldResult> strides = sub.getMixedStrides();
+    for (int64_t d = 0; d < rank; ++d) {
+      if (getConstantIntValue(strides[d]) != 1)
+        return;
+      if (d + 1 < rank && (getConstantIntValue(offsets[d]) != 0 ||
+                           !isFullExtent(sizes[d], y, d)))
+        return;
+    }
+    std::optional<int64_t> offset = getConstantIntValue(offsets.back());
+    if (getConstantIntValue(sizes.back()) != half || !offset ||
+        (*offset != 0 && *offset != half))
+      return;
+    OpOperand &use = *sub->use_begin();
+    if (use.getOwner() != consumer.getOperation() ||
+        !consumer.isDpsInput(&use) ||
+        consumer.getMatchingIndexingMap(&use) != identity)
+      return;
+    std::optional<unsigned> &slot = *offset == 0 ? low : high;
+    if (slot)
+      return;
+    slot = use.getOperandNumber();
+  }
+  if (!low || !high)
+    return;
+  // The consumer's output is none of the buffers the kernel reads.
+  Value out = ds::viewRoot(init->get());
+  SmallVector<Value> read = {g.matmul.getDpsInputs()[0],
+                             g.matmul.getDpsInputs()[1]};
+  llvm::append_range(read, g.epilogue.getDpsInputs());
+  for (OpOperand *input : consumer.getDpsInputOperands()) {
+    read.push_back(input->get());
+    if (input->getOperandNumber() == *low ||
+        input->getOperandNumber() == *high)
+      continue;
+    if (!isa<MemRefType>(input->get().getType()) ||
+        ds::viewRoot(input->get()) == y)
+      return;
+    for (AffineExpr e : consumer.getMatchingIndexingMap(input).getResults())
+      if (!isa<AffineDimExpr, AffineConstantExpr>(e))
+        return;
+  }
+  if (!out || llvm::any_of(read, [&](Value v) {
+        return isa<MemRefType>(v.getType()) && ds::viewRoot(v) == out;
+      }))
+    return;
+  g.pair = {consumer, *low, *high};
+}
+
 /// The heuristic tile for `g` when the IR carries none.
 Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma) {
   Tile tile;
@@ -227,6 +335,14 @@ Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma) {
   while (tile.stages > 1 && kWarpSize * g.vector * tile.stages > g.k)
     tile.stages /= 2;
   return tile;
+}
+
+/// True if the CUDA-core `tile` can fold `g`'s pair consumer: its warps
+/// split evenly between the halves, each half a whole number of blocks'
+/// columns, and a lane per row.
+bool pairFits(const Gemv &g, const Tile &tile) {
+  return g.pair.op && !tile.mma && !tile.gemm && tile.warps % 2 == 0 &&
+         (g.n / 2) % (tile.warps / 2) == 0 && tile.rows <= kWarpSize;
 }
 
 /// `attr` as a GEMV tile for `g`, or an error.
@@ -285,18 +401,36 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
       // The kernels go where the GEMV's last op was: the epilogue's output
       // may be allocated after the matmul, and nothing in between touches
       // memory.
+      auto attr = op->getAttrOfType<ds::TileAttr>("ds.tile");
+      // An epilogue's pair consumer (SwiGLU) folds into the CUDA-core
+      // kernel; the kernels then go where it was (its output may be
+      // allocated after the epilogue; nothing in between touches memory).
+      matchPair(*g);
+      Gemv plain = *g;
+      plain.pair = {};
       OpBuilder b(g->epilogue ? g->epilogue.getOperation()
                               : op.getOperation());
-      auto attr = op->getAttrOfType<ds::TileAttr>("ds.tile");
+      // After the consumer, so that moving it into a branch of the
+      // dispatch built there leaves the insertion point where it was; it
+      // moves back in front when it stays.
+      Operation *pairOp = g->pair.op;
+      if (pairOp)
+        b.setInsertionPointAfter(pairOp);
+      // Whether the consumer stays, to run after the kernel (moved into
+      // the tensor-core branch when there is a dispatch).
+      bool consumerStays = false;
       if (attr) {
         FailureOr<Tile> given = tileFromAttr(*g, attr);
         if (failed(given))
           return signalPassFailure();
         given->prefetch = prefetchWeights;
+        if (!pairFits(*g, *given))
+          g->pair = {};
+        consumerStays = !g->pair.op;
         if (given->gemm)
-          buildGemmKernel(b, *g, *given, attr);
+          buildGemmKernel(b, plain, *given, attr);
         else if (given->mma)
-          buildMmaKernel(b, *g, *given, attr);
+          buildMmaKernel(b, plain, *given, attr);
         else
           buildKernel(b, *g, *given, attr);
       } else {
@@ -308,6 +442,9 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         // Beside the tensor-core kernel the CUDA-core one sees few rows.
         if (dispatch)
           core.rows = std::min(core.rows, kMmaMinRows);
+        if (!pairFits(*g, core))
+          g->pair = {};
+        consumerStays = !g->pair.op;
         ds::TileAttr coreAttr = ds::TileAttr::get(
             &getContext(),
             {core.rows, core.warps, kWarpSize * g->vector * core.stages},
@@ -337,7 +474,10 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
               arith::ConstantIndexOp::create(b, loc, kMmaMinRows));
           // One of the two runs per call: ds-lower-gpu-launches counts
           // launches per function for the statistics and subtracts these.
-          mlir::ds::addAlternativeLaunches(op, gemmPossible ? 2 : 1);
+          // (The pair consumer's kernel, when folded into the CUDA-core
+          // one, runs in the tensor-core branch only: one more.)
+          mlir::ds::addAlternativeLaunches(
+              op, (gemmPossible ? 2 : 1) + (g->pair.op ? 1 : 0));
           scf::IfOp::create(
               b, loc, few,
               [&](OpBuilder &tb, Location) {
@@ -345,9 +485,17 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
                 scf::YieldOp::create(tb, loc);
               },
               [&](OpBuilder &eb, Location) {
-                if (!gemmPossible) {
-                  buildMmaKernel(eb, *g, mma, mmaAttr);
+                // The tensor-core kernels store both halves; the pair
+                // consumer runs after them, in this branch only.
+                auto finish = [&]() {
+                  if (g->pair.op)
+                    g->pair.op->moveBefore(eb.getInsertionBlock(),
+                                           eb.getInsertionPoint());
                   scf::YieldOp::create(eb, loc);
+                };
+                if (!gemmPossible) {
+                  buildMmaKernel(eb, plain, mma, mmaAttr);
+                  finish();
                   return;
                 }
                 // Past kGemmMinRows rows (prefill) the tiled GEMM.
@@ -357,17 +505,21 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
                 scf::IfOp::create(
                     eb, loc, many,
                     [&](OpBuilder &tb, Location) {
-                      buildGemmKernel(tb, *g, gemm, gemmAttr);
+                      buildGemmKernel(tb, plain, gemm, gemmAttr);
                       scf::YieldOp::create(tb, loc);
                     },
                     [&](OpBuilder &fb, Location) {
-                      buildMmaKernel(fb, *g, mma, mmaAttr);
+                      buildMmaKernel(fb, plain, mma, mmaAttr);
                       scf::YieldOp::create(fb, loc);
                     });
-                scf::YieldOp::create(eb, loc);
+                finish();
               });
         }
       }
+      if (pairOp && consumerStays)
+        pairOp->moveBefore(b.getInsertionBlock(), b.getInsertionPoint());
+      else if (pairOp && pairOp->getParentOp() == func.getOperation())
+        pairOp->erase(); // folded, and no tensor-core branch runs it
       if (g->epilogue)
         g->epilogue.erase();
       op.erase();

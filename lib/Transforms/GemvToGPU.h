@@ -39,6 +39,16 @@ constexpr int64_t kGemmMinRows = 64;
 
 using ds::cIndex;
 
+/// An elementwise op that combines the two halves of a GEMV's output
+/// (columns [0, N/2) and [N/2, N) of the epilogue's output, both read at
+/// the same point): SwiGLU over a merged gate/up projection. The CUDA-core
+/// kernel computes both halves of a pair in one block and runs this op's
+/// body as its epilogue, so the halves are never stored.
+struct PairConsumer {
+  linalg::GenericOp op;
+  unsigned low = 0, high = 0; // op's input operands reading the halves
+};
+
 /// One linear layer found in the IR.
 struct Gemv {
   linalg::MatmulOp matmul;
@@ -49,6 +59,7 @@ struct Gemv {
   int64_t n = 0, k = 0;
   Type elementType;           // of the activation and the weight
   int64_t vector = 0;         // elements per 16-byte load
+  PairConsumer pair;          // folded into the CUDA-core kernel, or none
 };
 
 /// The GEMV tile: `rows` activation rows a block, `warps` columns a block
