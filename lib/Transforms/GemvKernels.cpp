@@ -51,6 +51,40 @@ SmallVector<Value> loadIndices(OpBuilder &b, Location loc, AffineMap map,
   return idx;
 }
 
+/// `op`'s body (a generic over memrefs) at loop point `loopIdx`: each
+/// block argument takes `given(operand)` when that is non-null, else a
+/// load through the operand's indexing map (dimensions and constants
+/// only; none for unused arguments); index ops read `loopIdx`. Returns the
+/// value the body yields.
+Value bodyAt(OpBuilder &b, Location loc, linalg::GenericOp op,
+             ArrayRef<Value> loopIdx,
+             llvm::function_ref<Value(OpOperand &)> given) {
+  Block *body = op.getBlock();
+  IRMapping map;
+  for (OpOperand &operand : op->getOpOperands()) {
+    BlockArgument arg = body->getArgument(operand.getOperandNumber());
+    if (Value v = given(operand)) {
+      map.map(arg, v);
+      continue;
+    }
+    if (arg.use_empty())
+      continue;
+    map.map(arg, memref::LoadOp::create(
+                     b, loc, operand.get(),
+                     loadIndices(b, loc, op.getMatchingIndexingMap(&operand),
+                                 loopIdx)));
+  }
+  for (Operation &bodyOp : body->without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
+      map.map(index.getResult(), loopIdx[index.getDim()]);
+      continue;
+    }
+    b.clone(bodyOp, map);
+  }
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  return map.lookup(yield.getValues()[0]);
+}
+
 /// The value the GEMV stores for (row, col) from its f32 result `mine`:
 /// the accumulator's (plus its old value when no zero fill preceded), or
 /// the epilogue body's at that point, the row split into the epilogue's
@@ -59,20 +93,18 @@ SmallVector<Value> loadIndices(OpBuilder &b, Location loc, AffineMap map,
 Value outputValue(OpBuilder &sb, Location loc, Gemv g,
                   ArrayRef<Value> leadSizes, Value row, Value col, Value mine,
                   SmallVector<Value> &loopIdx) {
-  Value accBuf = g.matmul.getDpsInits()[0];
-  unsigned epilogueRank = g.epilogue ? g.epilogue.getNumLoops() : 2;
-  auto withOld = [&](Value v) -> Value {
-    if (g.fill)
-      return v;
-    return arith::AddFOp::create(
-        sb, loc, memref::LoadOp::create(sb, loc, accBuf, ValueRange{row, col}),
+  Value v = mine;
+  if (!g.fill)
+    v = arith::AddFOp::create(
+        sb, loc,
+        memref::LoadOp::create(sb, loc, g.matmul.getDpsInits()[0],
+                               ValueRange{row, col}),
         v);
-  };
   if (!g.epilogue) {
     loopIdx = {row, col};
-    return withOld(mine);
+    return v;
   }
-  linalg::GenericOp epi = g.epilogue;
+  unsigned epilogueRank = g.epilogue.getNumLoops();
   loopIdx.assign(epilogueRank, Value());
   loopIdx.back() = col;
   Value rest = row;
@@ -84,30 +116,9 @@ Value outputValue(OpBuilder &sb, Location loc, Gemv g,
     loopIdx[d] = arith::RemUIOp::create(sb, loc, rest, leadSizes[d]);
     rest = arith::DivUIOp::create(sb, loc, rest, leadSizes[d]);
   }
-  Block *body = epi.getBlock();
-  IRMapping map;
-  for (OpOperand &operand : epi->getOpOperands()) {
-    BlockArgument arg = body->getArgument(operand.getOperandNumber());
-    if (operand.get() == g.accView) {
-      map.map(arg, withOld(mine));
-      continue;
-    }
-    if (arg.use_empty())
-      continue;
-    map.map(arg, memref::LoadOp::create(
-                     sb, loc, operand.get(),
-                     loadIndices(sb, loc, epi.getMatchingIndexingMap(&operand),
-                                 loopIdx)));
-  }
-  for (Operation &bodyOp : body->without_terminator()) {
-    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
-      map.map(index.getResult(), loopIdx[index.getDim()]);
-      continue;
-    }
-    sb.clone(bodyOp, map);
-  }
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  return map.lookup(yield.getValues()[0]);
+  return bodyAt(sb, loc, g.epilogue, loopIdx, [&](OpOperand &operand) {
+    return operand.get() == g.accView ? v : Value();
+  });
 }
 
 /// Writes the GEMV's f32 result `mine` for (row, col) (outputValue).
@@ -133,28 +144,13 @@ void emitPairOutput(OpBuilder &sb, Location loc, Gemv g,
       arith::AddIOp::create(sb, loc, p, cIndex(sb, loc, g.n / 2)), high,
       highIdx);
   linalg::GenericOp consumer = g.pair.op;
-  Block *body = consumer.getBlock();
-  IRMapping map;
-  for (OpOperand *operand : consumer.getDpsInputOperands()) {
-    BlockArgument arg = consumer.getMatchingBlockArgument(operand);
-    unsigned number = operand->getOperandNumber();
-    if (number == g.pair.low || number == g.pair.high) {
-      map.map(arg, number == g.pair.low ? lowValue : highValue);
-      continue;
-    }
-    if (arg.use_empty())
-      continue;
-    map.map(arg, memref::LoadOp::create(
-                     sb, loc, operand->get(),
-                     loadIndices(sb, loc,
-                                 consumer.getMatchingIndexingMap(operand),
-                                 loopIdx)));
-  }
-  for (Operation &bodyOp : body->without_terminator())
-    sb.clone(bodyOp, map);
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  memref::StoreOp::create(sb, loc, map.lookup(yield.getValues()[0]),
-                          consumer.getDpsInits()[0], loopIdx);
+  Value v = bodyAt(sb, loc, consumer, loopIdx, [&](OpOperand &operand) {
+    unsigned number = operand.getOperandNumber();
+    return number == g.pair.low    ? lowValue
+           : number == g.pair.high ? highValue
+                                   : Value();
+  });
+  memref::StoreOp::create(sb, loc, v, consumer.getDpsInits()[0], loopIdx);
 }
 
 /// The host side of a GEMV kernel, built where `g`'s last op was (the

@@ -398,27 +398,25 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         continue;
       int64_t staticRows =
           cast<MemRefType>(op.getDpsInputs()[0].getType()).getDimSize(0);
-      // The kernels go where the GEMV's last op was: the epilogue's output
-      // may be allocated after the matmul, and nothing in between touches
-      // memory.
       auto attr = op->getAttrOfType<ds::TileAttr>("ds.tile");
-      // An epilogue's pair consumer (SwiGLU) folds into the CUDA-core
-      // kernel; the kernels then go where it was (its output may be
-      // allocated after the epilogue; nothing in between touches memory).
+      // An epilogue's pair consumer (SwiGLU) may fold into the CUDA-core
+      // kernel (cleared below where the tile does not allow it); the
+      // other kernels get `plain`, without it.
       matchPair(*g);
       Gemv plain = *g;
       plain.pair = {};
+      Operation *pairOp = g->pair.op;
+      // The kernels go where the GEMV's last op was: the epilogue's output
+      // may be allocated after the matmul, and nothing in between touches
+      // memory. With a pair consumer, right after it (its output may be
+      // allocated after the epilogue, nothing in between touches memory
+      // either), so that moving it into a branch of the dispatch built
+      // there leaves the insertion point where it was; it moves back in
+      // front of the kernels when it does not fold.
       OpBuilder b(g->epilogue ? g->epilogue.getOperation()
                               : op.getOperation());
-      // After the consumer, so that moving it into a branch of the
-      // dispatch built there leaves the insertion point where it was; it
-      // moves back in front when it stays.
-      Operation *pairOp = g->pair.op;
       if (pairOp)
         b.setInsertionPointAfter(pairOp);
-      // Whether the consumer stays, to run after the kernel (moved into
-      // the tensor-core branch when there is a dispatch).
-      bool consumerStays = false;
       if (attr) {
         FailureOr<Tile> given = tileFromAttr(*g, attr);
         if (failed(given))
@@ -426,7 +424,6 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         given->prefetch = prefetchWeights;
         if (!pairFits(*g, *given))
           g->pair = {};
-        consumerStays = !g->pair.op;
         if (given->gemm)
           buildGemmKernel(b, plain, *given, attr);
         else if (given->mma)
@@ -444,7 +441,6 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
           core.rows = std::min(core.rows, kMmaMinRows);
         if (!pairFits(*g, core))
           g->pair = {};
-        consumerStays = !g->pair.op;
         ds::TileAttr coreAttr = ds::TileAttr::get(
             &getContext(),
             {core.rows, core.warps, kWarpSize * g->vector * core.stages},
@@ -516,10 +512,12 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
               });
         }
       }
-      if (pairOp && consumerStays)
+      // A consumer that did not fold runs after the kernels; one that
+      // folded and was not moved into a tensor-core branch goes.
+      if (pairOp && !g->pair.op)
         pairOp->moveBefore(b.getInsertionBlock(), b.getInsertionPoint());
       else if (pairOp && pairOp->getParentOp() == func.getOperation())
-        pairOp->erase(); // folded, and no tensor-core branch runs it
+        pairOp->erase();
       if (g->epilogue)
         g->epilogue.erase();
       op.erase();
