@@ -72,8 +72,11 @@ bool isPlainAllocation(Value buffer, Block *block) {
     return false;
   // A use inside a kernel built earlier, or a view, could write it out of
   // lastUserBefore's sight.
+  // A deallocation elsewhere touches no element (ds-gemv-to-gpu moves a
+  // norm into its dispatch's branch, the buffer's dealloc staying behind).
   return llvm::all_of(buffer.getUsers(), [&](Operation *u) {
-    return u->getBlock() == block && !isa<ViewLikeOpInterface>(u);
+    return (u->getBlock() == block && !isa<ViewLikeOpInterface>(u)) ||
+           isa<memref::DeallocOp>(u);
   });
 }
 
@@ -480,14 +483,23 @@ struct ReductionsToGPUPass
     func::FuncOp func = getOperation();
     if (func.isExternal())
       return;
-    // Top-level ops only: the host function's straight-line code (nothing
-    // inside an existing gpu.launch or loop).
+    // Host code only: the function's straight-line code and the branches
+    // of host-side scf.if ops (ds-gemv-to-gpu's dispatch by row count),
+    // nothing inside an existing gpu.launch or loop.
     SmallVector<RowReduction, 0> matches;
-    for (Block &block : func.getBody())
-      for (Operation &op : block)
+    std::function<void(Block &)> collect = [&](Block &block) {
+      for (Operation &op : block) {
         if (auto generic = dyn_cast<linalg::GenericOp>(op))
           if (std::optional<RowReduction> r = matchRowReduction(generic))
             matches.push_back(*r);
+        if (isa<scf::IfOp>(op))
+          for (Region &region : op.getRegions())
+            for (Block &inner : region)
+              collect(inner);
+      }
+    };
+    for (Block &block : func.getBody())
+      collect(block);
     for (RowReduction &r : matches) {
       findFills(r);
       bool columns = prefersColumns(r);

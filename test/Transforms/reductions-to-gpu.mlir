@@ -1118,3 +1118,52 @@ func.func @scores_vector(%q: memref<?x32x64xbf16>, %k: memref<?x8x?x64xbf16>,
   }
   return
 }
+
+// -----
+
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#rows3 = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// An RMSNorm that ds-gemv-to-gpu moved into its dispatch's tensor-core
+// branch: the branch of a host-side scf.if is host code too, so its sum
+// and normalisation become one row kernel there, though the sum's
+// deallocation stays outside the branch.
+// CHECK-LABEL: func.func @norm_in_branch
+// CHECK: scf.if
+// CHECK: } else {
+// CHECK-NOT: linalg.
+// CHECK: gpu.launch {{.*}} function(@reduce_rows)
+// CHECK: math.rsqrt
+// CHECK: memref.store
+// CHECK-NOT: linalg.
+// CHECK: }
+// CHECK: memref.dealloc
+func.func @norm_in_branch(%few: i1, %h: memref<?x1x64xbf16>, %y: memref<?x1x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %k = arith.constant 64.0 : f32
+  %b = memref.dim %h, %c0 : memref<?x1x64xbf16>
+  %sum = memref.alloc(%b) : memref<?x1xf32>
+  scf.if %few {
+  } else {
+    linalg.fill ins(%zero : f32) outs(%sum : memref<?x1xf32>)
+    linalg.generic {indexing_maps = [#id3, #rows3], iterator_types = ["parallel", "parallel", "reduction"]} ins(%h : memref<?x1x64xbf16>) outs(%sum : memref<?x1xf32>) {
+    ^bb0(%in: bf16, %out: f32):
+      %0 = arith.extf %in : bf16 to f32
+      %1 = arith.mulf %0, %0 : f32
+      %2 = arith.addf %out, %1 : f32
+      linalg.yield %2 : f32
+    }
+    linalg.generic {indexing_maps = [#id3, #rows3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%h, %sum : memref<?x1x64xbf16>, memref<?x1xf32>) outs(%y : memref<?x1x64xbf16>) {
+    ^bb0(%in: bf16, %s: f32, %out: bf16):
+      %0 = arith.extf %in : bf16 to f32
+      %1 = arith.divf %s, %k : f32
+      %2 = math.rsqrt %1 : f32
+      %3 = arith.mulf %0, %2 : f32
+      %4 = arith.truncf %3 : f32 to bf16
+      linalg.yield %4 : bf16
+    }
+  }
+  memref.dealloc %sum : memref<?x1xf32>
+  return
+}
