@@ -202,6 +202,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
     func.addPass(createDSFuseParallelProducers());
     func.addPass(createDSMapToGPU());
     func.addPass(createDSMergeSiblingLaunches());
+    func.addPass(createDSRecordAlternativeLaunches());
   }
   // The canonicalizer hoisted constants out of the launches; without
   // sinking them back, outlining would pass every constant (strides,

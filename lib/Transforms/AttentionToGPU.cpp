@@ -506,12 +506,11 @@ struct AttentionToGPUPass
         buildLaunch(gb, loc, a, decodeOnly ? decode : prefill, batch, seq,
                     keys, rowsTotal);
       } else {
-        // One of the two runs per call (see ds-lower-gpu-launches' count).
-        ds::addAlternativeLaunches(op, 1);
         Value few = arith::CmpIOp::create(gb, loc, arith::CmpIPredicate::sle,
                                           rowsTotal,
                                           cIndex(gb, loc, decode.rows));
-        scf::IfOp::create(
+        // One of the two runs per call (ds-record-alternative-launches).
+        auto dispatch = scf::IfOp::create(
             gb, loc, few,
             [&](OpBuilder &tb, Location) {
               buildLaunch(tb, loc, a, decode, batch, seq, keys, rowsTotal);
@@ -521,6 +520,7 @@ struct AttentionToGPUPass
               buildLaunch(eb, loc, a, prefill, batch, seq, keys, rowsTotal);
               scf::YieldOp::create(eb, loc);
             });
+        ds::markAlternatives(dispatch);
       }
       op.erase();
     }

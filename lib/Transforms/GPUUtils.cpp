@@ -173,10 +173,6 @@ bool mlir::ds::collectBufferAccesses(Operation *op, BufferAccesses &into) {
   return !result.wasInterrupted();
 }
 
-void mlir::ds::addAlternativeLaunches(Operation *op, int64_t count) {
-  auto func = op->getParentOfType<func::FuncOp>();
-  auto known = func->getAttrOfType<IntegerAttr>("ds.alternative_launches");
-  func->setAttr("ds.alternative_launches",
-                Builder(op->getContext())
-                    .getI64IntegerAttr((known ? known.getInt() : 0) + count));
+void mlir::ds::markAlternatives(Operation *dispatch) {
+  dispatch->setAttr("ds.alternatives", UnitAttr::get(dispatch->getContext()));
 }

@@ -35,11 +35,11 @@ SmallVector<Value> delinearizeIndex(OpBuilder &b, Location loc, Value linear,
                                     ArrayRef<Value> extents, Value total,
                                     bool keepRest = false);
 
-/// Records on `op`'s function that `count` more of the launches built
-/// there are alternatives to others that run instead (host dispatch by
-/// shape): ds-lower-gpu-launches subtracts them when it counts a call's
-/// launches for the statistics.
-void addAlternativeLaunches(Operation *op, int64_t count);
+/// Marks `dispatch`, a host-side scf.if choosing kernels by shape, so that
+/// the launches its else region ends up with count as alternatives to
+/// those of its then region (ds-record-alternative-launches counts them for
+/// the statistics).
+void markAlternatives(Operation *dispatch);
 
 /// The buffer `v` is a view of: `v` through subview, cast and reshape ops
 /// (any ViewLikeOpInterface op).

@@ -314,6 +314,115 @@ SmallVector<Value> mmaStep(OpBuilder &mb, Location loc, Type elementType,
   return c;
 }
 
+/// Splits row `row` of a [M, K] view over the leading dimensions of a
+/// rank-(extents.size() + 1) buffer (extents[0] unused; the last fastest).
+SmallVector<Value> splitRow(OpBuilder &b, Location loc, Value row,
+                            ArrayRef<Value> extents) {
+  SmallVector<Value> idx(extents.size());
+  Value rest = row;
+  for (int64_t d = static_cast<int64_t>(extents.size()) - 1; d >= 1; --d) {
+    idx[d] = arith::RemUIOp::create(b, loc, rest, extents[d]);
+    rest = arith::DivUIOp::create(b, loc, rest, extents[d]);
+  }
+  if (!idx.empty())
+    idx[0] = rest;
+  return idx;
+}
+
+/// The `count` elements of `operand` (an input of `op`, a generic over
+/// [lead..., K]) at the loop point (`lead`, k + e) for e < count: one
+/// vector load when the map ends in K's dimension, used only there, on
+/// rows aligned for it; scalar loads otherwise (one, repeated, when the
+/// map does not use K's dimension).
+SmallVector<Value> loadSpan(OpBuilder &b, Location loc, linalg::GenericOp op,
+                            OpOperand *operand, ArrayRef<Value> lead, Value k,
+                            int64_t count) {
+  unsigned last = op.getNumLoops() - 1;
+  AffineExpr kDim = getAffineDimExpr(last, b.getContext());
+  AffineMap map = op.getMatchingIndexingMap(operand);
+  Value buffer = operand->get();
+  auto type = cast<MemRefType>(buffer.getType());
+  auto indices = [&](Value kIdx) {
+    SmallVector<Value> idx;
+    for (AffineExpr e : map.getResults()) {
+      if (auto d = dyn_cast<AffineDimExpr>(e))
+        idx.push_back(d.getPosition() == last ? kIdx : lead[d.getPosition()]);
+      else
+        idx.push_back(cIndex(b, loc, cast<AffineConstantExpr>(e).getValue()));
+    }
+    return idx;
+  };
+  int64_t uses = llvm::count(map.getResults(), kDim);
+  SmallVector<Value> values;
+  if (uses == 0) {
+    values.assign(count, memref::LoadOp::create(b, loc, buffer, indices(k)));
+    return values;
+  }
+  // Vector loads of at most 16 bytes (an f32 input takes two for the
+  // weight's 8 bf16 elements).
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  int64_t chunk = std::min<int64_t>(count, kVectorBytes / bytes);
+  if (uses == 1 && map.getResults().back() == kDim && count % chunk == 0 &&
+      ds::hasAlignedRows(buffer, chunk)) {
+    for (int64_t c = 0; c < count; c += chunk) {
+      Value v = vector::LoadOp::create(
+          b, loc, VectorType::get({chunk}, type.getElementType()), buffer,
+          indices(c ? arith::AddIOp::create(b, loc, k, cIndex(b, loc, c))
+                    : k),
+          /*nontemporal=*/false, llvm::MaybeAlign(chunk * bytes));
+      for (int64_t e = 0; e < chunk; ++e)
+        values.push_back(vector::ExtractOp::create(b, loc, v, e));
+    }
+    return values;
+  }
+  for (int64_t e = 0; e < count; ++e)
+    values.push_back(memref::LoadOp::create(
+        b, loc, buffer,
+        indices(arith::AddIOp::create(b, loc, k, cIndex(b, loc, e)))));
+  return values;
+}
+
+/// `v` (a value of `body`, or from above it) at `b`: the ops of `body` it
+/// depends on cloned once each, `map` holding the block arguments' values
+/// and receiving the clones.
+Value cloneValue(OpBuilder &b, Block *body, Value v, IRMapping &map) {
+  if (Value mapped = map.lookupOrNull(v))
+    return mapped;
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getBlock() != body)
+    return v;
+  for (Value operand : def->getOperands())
+    cloneValue(b, body, operand, map);
+  b.clone(*def, map);
+  return map.lookup(v);
+}
+
+/// Scalar `v` (a float of at most 32 bits) as f32.
+Value scalarToF32(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+/// The product of `factors` (values of `body`, cloned with `map`) in f32,
+/// divided by the product of `divisors`; null when both are empty.
+Value productAt(OpBuilder &b, Location loc, Block *body,
+                ArrayRef<Value> factors, ArrayRef<Value> divisors,
+                IRMapping &map) {
+  Value product;
+  for (Value f : factors) {
+    Value v = scalarToF32(b, loc, cloneValue(b, body, f, map));
+    product = product ? arith::MulFOp::create(b, loc, product, v) : v;
+  }
+  for (Value d : divisors) {
+    Value v = scalarToF32(b, loc, cloneValue(b, body, d, map));
+    if (!product)
+      product = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f));
+    product = arith::DivFOp::create(b, loc, product, v);
+  }
+  return product;
+}
+
 } // namespace
 
 /// The CUDA-core kernel: a warp per column, up to `tile.rows` rows.
@@ -321,6 +430,15 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                  ds::TileAttr tileAttr) {
   linalg::MatmulOp op = g.matmul;
   Location loc = op.getLoc();
+  // A folded norm (g.norm): the activation's leading extents, on the host.
+  NormFold norm = g.norm;
+  SmallVector<Value> normLead;
+  if (norm.op) {
+    Value y = norm.op.getDpsInits()[0];
+    normLead.resize(norm.op.getNumLoops() - 1);
+    for (size_t d = 1; d < normLead.size(); ++d)
+      normLead[d] = memref::DimOp::create(b, loc, y, d);
+  }
   KernelFrame frame =
       buildFrame(b, g, tile.warps, tile.rows, tile.warps, tileAttr, "gemv");
   gpu::LaunchOp launch = frame.launch;
@@ -393,32 +511,82 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
   int64_t mainEnd = g.k / perIter * perIter;
 
   // The kernel body for a block of at most `count` live rows: `count`
-  // accumulators, rows past the last one clamped to it (computed, never
-  // stored), no branches inside the loops. Returns the lane's row sum.
+  // accumulators (and with a folded norm `count` row sums after them),
+  // rows past the last one clamped to it (computed, never stored), no
+  // branches inside the loops. Returns the lane's row result.
   auto emitRows = [&](OpBuilder &ob, int64_t count) -> Value {
     SmallVector<Value> xRows;
-    for (int64_t j = 0; j < count; ++j)
+    SmallVector<SmallVector<Value>> normRows; // the norm's loop points
+    for (int64_t j = 0; j < count; ++j) {
       xRows.push_back(arith::MinSIOp::create(
           ob, loc, arith::AddIOp::create(ob, loc, row0, cIndex(ob, loc, j)),
           lastRow));
-    auto update = [&](OpBuilder &ub, ValueRange accs, Value wf,
-                      Value kIdx) -> SmallVector<Value> {
-      SmallVector<Value> result;
-      for (int64_t j = 0; j < count; ++j) {
+      if (norm.op)
+        normRows.push_back(splitRow(ob, loc, xRows.back(), normLead));
+    }
+    // Row j's product with the weight's vector `wf` at kIdx, added to
+    // `acc`; with a folded norm also its row sum's share, added to `sum`.
+    auto rowUpdate = [&](OpBuilder &ub, int64_t j, Value wf, Value kIdx,
+                         Value &acc, Value &sum) {
+      if (!norm.op) {
         Value xv = toF32(ub, vector::LoadOp::create(
                                  ub, loc, vecType, x,
                                  ValueRange{xRows[j], kIdx}, false,
                                  llvm::MaybeAlign(xAlign)));
-        Value acc = accs[j];
         for (int64_t e = 0; e < g.vector; ++e)
           acc = math::FmaOp::create(
               ub, loc, vector::ExtractOp::create(ub, loc, wf, e),
               vector::ExtractOp::create(ub, loc, xv, e), acc);
-        result.push_back(acc);
+        return;
+      }
+      // The norm's inputs at (row j, kIdx + e): its column factors times
+      // the weight, and the reduction's body over the summed input.
+      linalg::GenericOp nop = norm.op;
+      Block *body = nop.getBlock();
+      SmallVector<std::pair<BlockArgument, SmallVector<Value>>> inputs;
+      for (OpOperand *in : nop.getDpsInputOperands()) {
+        BlockArgument arg = nop.getMatchingBlockArgument(in);
+        unsigned number = in->getOperandNumber();
+        if (number == norm.sumInput ||
+            (arg.use_empty() && number != norm.summed))
+          continue;
+        inputs.emplace_back(arg, loadSpan(ub, loc, nop, in, normRows[j], kIdx,
+                                          g.vector));
+      }
+      BlockArgument summedArg =
+          nop.getMatchingBlockArgument(&nop->getOpOperand(norm.summed));
+      Block *sumBody = norm.reduction.getBlock();
+      for (int64_t e = 0; e < g.vector; ++e) {
+        IRMapping map;
+        Value element;
+        for (auto &[arg, values] : inputs) {
+          map.map(arg, values[e]);
+          if (arg == summedArg)
+            element = values[e];
+        }
+        Value factor =
+            productAt(ub, loc, body, norm.colFactors, {}, map);
+        acc = math::FmaOp::create(
+            ub, loc, vector::ExtractOp::create(ub, loc, wf, e), factor, acc);
+        IRMapping sumMap;
+        sumMap.map(sumBody->getArgument(0), element);
+        sumMap.map(sumBody->getArgument(1), sum);
+        sum = cloneValue(ub, sumBody,
+                         sumBody->getTerminator()->getOperand(0), sumMap);
+      }
+    };
+    auto update = [&](OpBuilder &ub, ValueRange accs, Value wf,
+                      Value kIdx) -> SmallVector<Value> {
+      SmallVector<Value> result(accs);
+      for (int64_t j = 0; j < count; ++j) {
+        Value sum = norm.op ? result[count + j] : Value();
+        rowUpdate(ub, j, wf, kIdx, result[j], sum);
+        if (norm.op)
+          result[count + j] = sum;
       }
       return result;
     };
-    SmallVector<Value> inits(count, zero);
+    SmallVector<Value> inits(norm.op ? 2 * count : count, zero);
     // Main loop: `stages` independent weight loads, then their products.
     auto main = scf::ForOp::create(
         ob, loc, cIndex(ob, loc, 0), cIndex(ob, loc, mainEnd), cIndex(ob, loc, perIter),
@@ -445,14 +613,28 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
               lb, loc, update(lb, accs, toF32(lb, loadW(lb, kIdx)), kIdx));
         });
     // Butterfly sums across the warp; lane j keeps row j's.
-    Value mine;
-    for (int64_t j = 0; j < count; ++j) {
-      Value v = tail.getResult(j);
+    auto warpSum = [&](Value v) {
       for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
         Value other = gpu::ShuffleOp::create(ob, loc, v, offset, kWarpSize,
                                              gpu::ShuffleMode::XOR)
                           .getShuffleResult();
         v = arith::AddFOp::create(ob, loc, v, other);
+      }
+      return v;
+    };
+    Value mine;
+    for (int64_t j = 0; j < count; ++j) {
+      Value v = warpSum(tail.getResult(j));
+      if (norm.op) {
+        // The folded norm's row factors, from the whole row's sum.
+        IRMapping map;
+        map.map(norm.op.getMatchingBlockArgument(
+                    &norm.op->getOpOperand(norm.sumInput)),
+                warpSum(tail.getResult(count + j)));
+        if (Value scale =
+                productAt(ob, loc, norm.op.getBlock(), norm.rowFactors,
+                          norm.rowDivisors, map))
+          v = arith::MulFOp::create(ob, loc, v, scale);
       }
       if (j == 0) {
         mine = v;

@@ -46,6 +46,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir {
 namespace ds {
@@ -309,6 +310,259 @@ void matchPair(Gemv &g) {
   g.pair = {consumer, *low, *high};
 }
 
+/// True if `op` is an all-parallel generic that writes the whole of
+/// `buffer` (its only init, through the identity map) and reads nothing of
+/// it.
+bool overwrites(linalg::GenericOp op, Value buffer) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getDpsInits()[0] != buffer || op.getNumReductionLoops() != 0)
+    return false;
+  OpOperand *init = op.getDpsInitOperand(0);
+  return op.getMatchingIndexingMap(init).isIdentity() &&
+         op.getMatchingBlockArgument(init).use_empty() &&
+         llvm::none_of(op.getDpsInputs(), [&](Value v) {
+           return ds::viewRoot(v) == buffer;
+         });
+}
+
+/// The op before `op` in its block, skipping ops that touch no memory.
+Operation *previousAccess(Operation *op) {
+  Operation *prev = op->getPrevNode();
+  while (prev && isMemoryFree(prev))
+    prev = prev->getPrevNode();
+  return prev;
+}
+
+/// True if `op`'s body is pure straight-line code without index ops.
+bool hasPlainBody(linalg::GenericOp op) {
+  return llvm::all_of(op.getBlock()->without_terminator(), [](Operation &o) {
+    return isMemoryEffectFree(&o) && o.getNumRegions() == 0 &&
+           !isa<linalg::IndexOp>(o);
+  });
+}
+
+/// Matches the row sum `norm.op` reads through `input`: the reduction
+/// right before it of the last loop of one of its identity-mapped inputs,
+/// `sum = sum + f(element)` in f32 from a zero fill right before that, the
+/// sum read nowhere else.
+bool matchRowSum(NormFold &norm, OpOperand *input) {
+  linalg::GenericOp op = norm.op;
+  unsigned rank = op.getNumLoops();
+  MLIRContext *ctx = op.getContext();
+  Value sum = input->get();
+  SmallVector<AffineExpr> lead;
+  for (unsigned d = 0; d + 1 < rank; ++d)
+    lead.push_back(getAffineDimExpr(d, ctx));
+  AffineMap rowMap = AffineMap::get(rank, 0, lead, ctx);
+  if (!sum.getDefiningOp<memref::AllocOp>() ||
+      op.getMatchingIndexingMap(input) != rowMap ||
+      !cast<MemRefType>(sum.getType()).getElementType().isF32())
+    return false;
+  // Between the fill, the reduction and op there may be linalg ops that
+  // write neither the sum nor the buffer summed, such as a constant norm
+  // weight's splat: they run before the kernel either way.
+  auto previous = [&](Operation *from, Value summed) {
+    Operation *prev = previousAccess(from);
+    while (auto other = dyn_cast_or_null<linalg::LinalgOp>(prev)) {
+      if (!other.hasPureBufferSemantics() ||
+          llvm::any_of(other.getDpsInits(), [&](Value init) {
+            Value root = ds::viewRoot(init);
+            return !root || root == sum || root == summed;
+          }))
+        break;
+      prev = previousAccess(prev);
+    }
+    return prev;
+  };
+  // The reduction is found by what it writes; what it sums comes after.
+  auto firstWriter = [&](Operation *from) -> Operation * {
+    for (Operation *prev = previousAccess(from); prev;
+         prev = previousAccess(prev)) {
+      auto other = dyn_cast<linalg::LinalgOp>(prev);
+      if (!other || !other.hasPureBufferSemantics())
+        return prev;
+      if (llvm::is_contained(other.getDpsInits(), sum))
+        return prev;
+    }
+    return nullptr;
+  };
+  auto reduction = dyn_cast_or_null<linalg::GenericOp>(firstWriter(op));
+  if (!reduction || reduction.getNumDpsInputs() != 1 ||
+      previous(op, ds::viewRoot(reduction.getDpsInputs()[0])) != reduction)
+    return false;
+  if (!reduction || !reduction.hasPureBufferSemantics() ||
+      reduction.getNumLoops() != rank || reduction.getNumDpsInputs() != 1 ||
+      reduction.getNumDpsInits() != 1 ||
+      reduction.getDpsInits()[0] != sum ||
+      reduction.getNumReductionLoops() != 1 ||
+      reduction.getIteratorTypesArray().back() !=
+          utils::IteratorType::reduction ||
+      !hasPlainBody(reduction))
+    return false;
+  OpOperand *row = reduction.getDpsInputOperand(0);
+  if (!reduction.getMatchingIndexingMap(row).isIdentity() ||
+      reduction.getMatchingIndexingMap(reduction.getDpsInitOperand(0)) !=
+          rowMap)
+    return false;
+  // The summed buffer is one of op's identity-mapped inputs: the kernel
+  // sums the elements it loads for op.
+  OpOperand *summed = nullptr;
+  for (OpOperand *in : op.getDpsInputOperands())
+    if (in->get() == row->get() && op.getMatchingIndexingMap(in).isIdentity())
+      summed = in;
+  if (!summed)
+    return false;
+  Block *body = reduction.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  BlockArgument out =
+      reduction.getMatchingBlockArgument(reduction.getDpsInitOperand(0));
+  if (!add || add->getBlock() != body || !out.hasOneUse() ||
+      out.getUses().begin()->getOwner() != add || !add->hasOneUse())
+    return false;
+  auto fill = dyn_cast_or_null<linalg::FillOp>(
+      previous(reduction, ds::viewRoot(row->get())));
+  if (!fill || fill.getDpsInits()[0] != sum ||
+      !isZero(fill.getDpsInputs()[0]))
+    return false;
+  for (Operation *user : sum.getUsers())
+    if (user != fill && user != reduction && user != op &&
+        !isa<memref::DeallocOp>(user))
+      return false;
+  norm.reduction = reduction;
+  norm.fill = fill;
+  norm.sumInput = input->getOperandNumber();
+  norm.summed = summed->getOperandNumber();
+  return true;
+}
+
+/// Splits the value norm.op yields into factors (NormFold): through
+/// mulf, divf by a value of the row sum alone, and casts, down to leaves
+/// that depend on the row sum alone (or on nothing: row factors) or on
+/// the other inputs alone (column factors). False if a leaf depends on
+/// both.
+bool splitFactors(NormFold &norm) {
+  linalg::GenericOp op = norm.op;
+  Block *body = op.getBlock();
+  // What each value depends on: 1 the row sum, 2 the other inputs.
+  DenseMap<Value, unsigned> deps;
+  for (OpOperand *in : op.getDpsInputOperands())
+    deps[op.getMatchingBlockArgument(in)] =
+        in->getOperandNumber() == norm.sumInput ? 1 : 2;
+  for (Operation &o : body->without_terminator()) {
+    unsigned d = 0;
+    for (Value v : o.getOperands())
+      d |= deps.lookup(v);
+    for (Value r : o.getResults())
+      deps[r] = d;
+  }
+  std::function<bool(Value)> split = [&](Value v) -> bool {
+    Operation *def = v.getDefiningOp();
+    if (def && def->getBlock() == body) {
+      if (isa<arith::MulFOp>(def))
+        return split(def->getOperand(0)) && split(def->getOperand(1));
+      if (isa<arith::DivFOp>(def) && !(deps.lookup(def->getOperand(1)) & 2)) {
+        norm.rowDivisors.push_back(def->getOperand(1));
+        return split(def->getOperand(0));
+      }
+      if (isa<arith::TruncFOp, arith::ExtFOp>(def))
+        return split(def->getOperand(0));
+    }
+    unsigned d = deps.lookup(v);
+    auto type = dyn_cast<FloatType>(v.getType());
+    if (d == 3 || !type || type.getWidth() > 32)
+      return false;
+    (d == 2 ? norm.colFactors : norm.rowFactors).push_back(v);
+    return true;
+  };
+  Value result = cast<linalg::YieldOp>(body->getTerminator()).getValues()[0];
+  return isa<FloatType>(result.getType()) && split(result) &&
+         !norm.colFactors.empty() &&
+         (deps.lookup(result) & 1); // the sum scales the result
+}
+
+/// Matches g.norm (NormFold): the activation `g` reads is (a collapse of
+/// the leading dimensions of) a fresh buffer that an all-parallel generic
+/// right before the matmul (only ops touching no memory and the
+/// accumulator's fill in between) writes whole from a row sum (matchRowSum)
+/// and buffers indexed by loop dimensions and constants, none of them one
+/// the kernel writes, with a body that splitFactors splits. After the
+/// matmul nothing reads the activation before overwriting it whole. Leaves
+/// g.norm empty otherwise.
+void matchNorm(Gemv &g) {
+  linalg::MatmulOp mm = g.matmul;
+  Value x = mm.getDpsInputs()[0], y = x;
+  if (auto collapse = x.getDefiningOp<memref::CollapseShapeOp>()) {
+    if (collapse.getReassociationIndices().back().size() != 1)
+      return;
+    y = collapse.getSrc();
+  }
+  auto yType = cast<MemRefType>(y.getType());
+  if (!y.getDefiningOp<memref::AllocOp>() || !yType.getLayout().isIdentity() ||
+      yType.getDimSize(yType.getRank() - 1) != g.k)
+    return;
+  Operation *prev = mm->getPrevNode();
+  while (prev && (isMemoryFree(prev) || prev == g.fill.getOperation()))
+    prev = prev->getPrevNode();
+  auto op = dyn_cast_or_null<linalg::GenericOp>(prev);
+  if (!op || !overwrites(op, y) || !hasPlainBody(op))
+    return;
+  NormFold norm;
+  norm.op = op;
+  // What the kernel writes: none of the norm's inputs.
+  SmallVector<Value> written = {ds::viewRoot(mm.getDpsInits()[0])};
+  if (g.epilogue)
+    written.push_back(ds::viewRoot(g.epilogue.getDpsInits()[0]));
+  if (g.pair.op)
+    written.push_back(ds::viewRoot(g.pair.op.getDpsInits()[0]));
+  bool haveSum = false;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    if (!isa<MemRefType>(input->get().getType()) ||
+        llvm::is_contained(written, ds::viewRoot(input->get())))
+      return;
+    for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
+      if (!isa<AffineDimExpr, AffineConstantExpr>(e))
+        return;
+    if (!haveSum && !op.getMatchingBlockArgument(input).use_empty() &&
+        matchRowSum(norm, input))
+      haveSum = true;
+  }
+  if (!haveSum || !splitFactors(norm))
+    return;
+  // After the matmul: nothing reads y (the CUDA-core kernel no longer
+  // stores the activation there) until something overwrites it whole, or
+  // the function ends. Every access to y is a use of it or of a view of
+  // it, maybe inside a kernel or a loop: the first one after the matmul
+  // (by its ancestor in the matmul's block) must be such an overwrite.
+  Block *block = mm->getBlock();
+  Operation *first = nullptr;
+  SmallVector<Value> worklist = {y};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (isa<ViewLikeOpInterface>(user)) {
+        llvm::append_range(worklist, user->getResults());
+        continue;
+      }
+      if (isa<memref::DeallocOp>(user))
+        continue;
+      Operation *at = block->findAncestorOpInBlock(*user);
+      if (!at)
+        return; // used outside the block (a nested function, say)
+      if (at == mm || !mm->isBeforeInBlock(at))
+        continue;
+      if (!first || at->isBeforeInBlock(first))
+        first = at;
+    }
+  }
+  if (first) {
+    auto generic = dyn_cast<linalg::GenericOp>(first);
+    if (!generic || !overwrites(generic, y))
+      return;
+  }
+  g.norm = norm;
+}
+
 /// The heuristic tile for `g` when the IR carries none.
 Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma) {
   Tile tile;
@@ -343,6 +597,18 @@ Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma) {
 bool pairFits(const Gemv &g, const Tile &tile) {
   return g.pair.op && !tile.mma && !tile.gemm && tile.warps % 2 == 0 &&
          (g.n / 2) % (tile.warps / 2) == 0 && tile.rows <= kWarpSize;
+}
+
+/// True if the CUDA-core `tile` folds `g`'s norm: a grid of at most
+/// kNormFoldMaxBlocks blocks. The fold puts the norm's arithmetic (its
+/// column factors and the row sum, in every warp) into the weight loop;
+/// on an H200 that costs a multi-wave grid (Llama-1B's gate/up GEMV, 2048
+/// blocks; its LM head, 16032) more than the norm's kernel it saves,
+/// while a grid that fits the GPU at once (QKV, 384 blocks) gains
+/// (docs/Benchmarks.md).
+bool normFits(const Gemv &g, const Tile &tile) {
+  return g.norm.op && !tile.mma && !tile.gemm &&
+         llvm::divideCeil(g.n, tile.warps) <= kNormFoldMaxBlocks;
 }
 
 /// `attr` as a GEMV tile for `g`, or an error.
@@ -403,9 +669,19 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
       // kernel (cleared below where the tile does not allow it); the
       // other kernels get `plain`, without it.
       matchPair(*g);
+      // So may the norm that writes its activation (an RMSNorm).
+      if (foldNorms)
+        matchNorm(*g);
       Gemv plain = *g;
       plain.pair = {};
+      plain.norm = {};
       Operation *pairOp = g->pair.op;
+      // The folded norm's ops, in program order.
+      auto normOps = [&]() -> SmallVector<Operation *> {
+        if (!g->norm.op)
+          return {};
+        return {g->norm.fill, g->norm.reduction, g->norm.op};
+      };
       // The kernels go where the GEMV's last op was: the epilogue's output
       // may be allocated after the matmul, and nothing in between touches
       // memory. With a pair consumer, right after it (its output may be
@@ -424,6 +700,8 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         given->prefetch = prefetchWeights;
         if (!pairFits(*g, *given))
           g->pair = {};
+        if (!normFits(*g, *given))
+          g->norm = {};
         if (given->gemm)
           buildGemmKernel(b, plain, *given, attr);
         else if (given->mma)
@@ -441,6 +719,8 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
           core.rows = std::min(core.rows, kMmaMinRows);
         if (!pairFits(*g, core))
           g->pair = {};
+        if (!normFits(*g, core))
+          g->norm = {};
         ds::TileAttr coreAttr = ds::TileAttr::get(
             &getContext(),
             {core.rows, core.warps, kWarpSize * g->vector * core.stages},
@@ -468,19 +748,21 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
           Value few = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::sle, rows,
               arith::ConstantIndexOp::create(b, loc, kMmaMinRows));
-          // One of the two runs per call: ds-lower-gpu-launches counts
-          // launches per function for the statistics and subtracts these.
-          // (The pair consumer's kernel, when folded into the CUDA-core
-          // one, runs in the tensor-core branch only: one more.)
-          mlir::ds::addAlternativeLaunches(
-              op, (gemmPossible ? 2 : 1) + (g->pair.op ? 1 : 0));
-          scf::IfOp::create(
+          // One branch runs per call: the statistics count the kernels
+          // of the tensor-core branch (with a folded pair consumer's and
+          // norm's) as alternatives (ds-record-alternative-launches).
+          auto dispatchOp = scf::IfOp::create(
               b, loc, few,
               [&](OpBuilder &tb, Location) {
                 buildKernel(tb, *g, core, coreAttr);
                 scf::YieldOp::create(tb, loc);
               },
               [&](OpBuilder &eb, Location) {
+                // The tensor-core kernels read the activation as it is:
+                // a folded norm runs first, in this branch only.
+                for (Operation *o : normOps())
+                  o->moveBefore(eb.getInsertionBlock(),
+                                eb.getInsertionPoint());
                 // The tensor-core kernels store both halves; the pair
                 // consumer runs after them, in this branch only.
                 auto finish = [&]() {
@@ -510,6 +792,7 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
                     });
                 finish();
               });
+          mlir::ds::markAlternatives(dispatchOp);
         }
       }
       // A consumer that did not fold runs after the kernels; one that
@@ -523,6 +806,12 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
       op.erase();
       if (g->fill)
         g->fill.erase();
+      // A folded norm not moved into a tensor-core branch goes: nothing
+      // reads the activation or its row sum any more.
+      SmallVector<Operation *> folded = normOps();
+      for (Operation *o : llvm::reverse(folded))
+        if (o->getParentOp() == func.getOperation())
+          o->erase();
     }
   }
 };

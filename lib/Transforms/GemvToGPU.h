@@ -49,6 +49,30 @@ struct PairConsumer {
   unsigned low = 0, high = 0; // op's input operands reading the halves
 };
 
+/// A norm whose output is the GEMV's activation, folded into the
+/// CUDA-core kernel: `op` writes the activation from a row sum (`reduction`
+/// of what `op` reads through input `summed`, from a zero `fill`) and
+/// inputs indexed along K, as a product `colFactors x rowFactors /
+/// rowDivisors` (values of `op`'s body; casts between the factors dropped).
+/// The kernel multiplies each weight element by the column factors,
+/// accumulates the row sum from the activation elements it loads anyway,
+/// and scales the row's dot product by the row factors at the end: the
+/// activation is never stored, and the norm is no kernel of its own. An
+/// RMSNorm `w * bf16(x * rsqrt(sum / K + eps))` becomes
+/// `rsqrt(sum / K + eps) * dot(W, w * x)` in f32, without the activation's
+/// two bf16 roundings.
+struct NormFold {
+  linalg::GenericOp op;        // all-parallel; writes the activation
+  linalg::GenericOp reduction; // the row sum `op` reads
+  linalg::FillOp fill;         // the sum's zero fill
+  unsigned sumInput = 0;       // `op`'s input operand reading the sum
+  unsigned summed = 0;         // `op`'s input operand the reduction sums
+  SmallVector<Value> colFactors, rowFactors, rowDivisors;
+};
+
+// A norm folds into CUDA-core GEMV grids of at most this many blocks.
+constexpr int64_t kNormFoldMaxBlocks = 1024;
+
 /// One linear layer found in the IR.
 struct Gemv {
   linalg::MatmulOp matmul;
@@ -60,6 +84,7 @@ struct Gemv {
   Type elementType;           // of the activation and the weight
   int64_t vector = 0;         // elements per 16-byte load
   PairConsumer pair;          // folded into the CUDA-core kernel, or none
+  NormFold norm;              // folded into the CUDA-core kernel, or none
 };
 
 /// The GEMV tile: `rows` activation rows a block, `warps` columns a block

@@ -1,4 +1,4 @@
-// RUN: ds-opt %s --split-input-file --ds-attention-to-gpu --cse --verify-diagnostics | FileCheck %s
+// RUN: ds-opt %s --split-input-file --ds-attention-to-gpu --ds-record-alternative-launches --cse --verify-diagnostics | FileCheck %s
 
 // Causal GQA over a cache (8 query heads on 2 KV heads, G = 4), query
 // length known only at run time: both variants, the host picking by the

@@ -1,4 +1,4 @@
-// RUN: ds-opt %s --split-input-file --ds-gemv-to-gpu --cse --verify-diagnostics | FileCheck %s
+// RUN: ds-opt %s --split-input-file --ds-gemv-to-gpu --ds-record-alternative-launches --cse --verify-diagnostics | FileCheck %s
 
 #x = affine_map<(m, n, k) -> (m, k)>
 #wt = affine_map<(m, n, k) -> (n, k)>

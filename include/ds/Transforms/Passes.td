@@ -294,6 +294,21 @@ def DSMergeSiblingLaunches
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def DSRecordAlternativeLaunches
+    : Pass<"ds-record-alternative-launches", "::mlir::func::FuncOp"> {
+  let summary = "count the kernels a host dispatch runs instead of others";
+  let description = [{
+    ds-gemv-to-gpu and ds-attention-to-gpu dispatch on the host by shape:
+    an `scf.if` marked `ds.alternatives` runs the kernels of its then region
+    (decode at small batch) or those of its else region (the tensor-core
+    kernels, prefill), never both. After every kernel-building pass, this
+    pass adds the number of `gpu.launch` ops inside such else regions to
+    the function's `ds.alternative_launches` (ds-lower-gpu-launches
+    subtracts it when it counts a call's launches for the statistics) and
+    drops the marks.
+  }];
+}
+
 def DSGPUProgrammaticLaunch
     : Pass<"ds-gpu-programmatic-launch", "ModuleOp"> {
   let summary = "let each kernel start before the one ahead of it ends (sm_90)";
@@ -459,10 +474,30 @@ def DSGemvToGPU : Pass<"ds-gemv-to-gpu", "func::FuncOp"> {
     `griddepcontrol.wait`, so the weights stream in while the kernel
     before runs. The CUDA-core kernel (batch <= 4) does not: on an H200
     it made Llama-1B's batch-1 step slower (docs/Benchmarks.md).
+
+    With `fold-norms` (the default) an RMSNorm-like producer of the
+    activation folds into the CUDA-core kernel when its grid has at most
+    1024 blocks: an all-parallel generic right before the matmul that
+    writes the whole activation from a row sum (a `sum + f(x)` reduction
+    from a zero fill of one of its identity-mapped inputs) and inputs
+    indexed along K, whose result is a product of factors of the sum alone
+    and factors of the other inputs alone (through `mulf`, `divf` by the
+    sum's factors and casts). Each lane multiplies its weight elements by
+    the column factors and accumulates the row sum from the elements it
+    loads anyway; after the butterfly the row factors (`rsqrt(sum / K +
+    eps)`) scale the dot product. The activation is never stored and the
+    norm is no kernel of its own at batch <= 4; it is computed in f32
+    without the activation's bf16 roundings. The tensor-core branches run
+    the norm first, as before (moved into their branch). Larger grids keep
+    the norm: the fold's arithmetic in every warp costs Llama-1B's gate/up
+    GEMV (2048 blocks) and LM head more than the kernel it saves.
   }];
   let options = [
     Option<"prefetchWeights", "prefetch-weights", "bool", /*default=*/"false",
            "open the tensor-core GEMV with L2 prefetches of its weights">,
+    Option<"foldNorms", "fold-norms", "bool", /*default=*/"true",
+           "fold an RMSNorm-like producer of the activation into the "
+           "CUDA-core GEMV">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
