@@ -3,7 +3,7 @@
 // Part of the ds project: an MLIR-based compiler for transformer graphs.
 //
 // Shared between the matching side of ds-gemv-to-gpu (GemvToGPU.cpp) and
-// the kernel builders (GemvKernels.cpp).
+// the kernel builders (GemvKernels.cpp, GemvMmaKernels.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +15,7 @@
 #include "ds/Dialect/DS/IR/DSAttrs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::ds::gemv {
@@ -102,7 +103,34 @@ struct Tile {
   bool prefetch = false;
 };
 
-/// Kernel builders (GemvKernels.cpp). Each inserts a gpu.launch of `g`
+/// The host side of a GEMV kernel, built where `g`'s last op was (the
+/// epilogue's output may be allocated after the matmul, and nothing in
+/// between touches memory), and the kernel's common prologue.
+struct KernelFrame {
+  gpu::LaunchOp launch;
+  Value x, w;                   // the activation [M, K], the weight [N, K]
+  int64_t xAlign = 0;           // provable alignment of x's 16-byte loads
+  Value rows;                   // M (host)
+  SmallVector<Value> leadSizes; // the epilogue's leading extents (host)
+  Value warp, lane;             // in the kernel
+};
+
+/// Builds the launch of `g` at `b`: ceil(N / columnsPerBlock) x
+/// ceil(M / rowsPerBlock) blocks of `warps` warps, outlined as
+/// <kind>_<N>x<K>, with `tileAttr` recorded (GemvKernels.cpp).
+KernelFrame buildFrame(OpBuilder &b, Gemv g, int64_t columnsPerBlock,
+                       int64_t rowsPerBlock, int64_t warps,
+                       ds::TileAttr tileAttr, StringRef kind);
+
+/// Writes the GEMV's f32 result `mine` for (row, col): the accumulator's
+/// (plus its old value when no zero fill preceded), or the epilogue body's
+/// at that point, the row split into the epilogue's leading dimensions
+/// with `leadSizes` (GemvKernels.cpp).
+void emitOutput(OpBuilder &sb, Location loc, Gemv g, ArrayRef<Value> leadSizes,
+                Value row, Value col, Value mine);
+
+/// Kernel builders: buildKernel in GemvKernels.cpp, buildMmaKernel and
+/// buildGemmKernel in GemvMmaKernels.cpp. Each inserts a gpu.launch of `g`
 /// with `tile` at `b` (where `g`'s last op was: the epilogue's output may
 /// be allocated after the matmul, and nothing in between touches memory),
 /// recording `tileAttr` on it; the caller erases `g`'s ops.
