@@ -72,6 +72,11 @@ static void addFusion(OpPassManager &pm, const PipelineConfig &config) {
   func.addPass(createCSEPass());
   func.addPass(createDSFuseLinear({remarks}));
   func.addPass(createDSMergeProjections({remarks}));
+  // CUDA: an RMSNorm's scale moves into the weights of the linears it
+  // feeds (weight preparation), so that the norm ds-gemv-to-gpu folds into
+  // their GEMVs is the activation times one row factor.
+  if (config.target == Target::CUDA)
+    func.addPass(createDSFoldNormScale());
   addCleanup(pm);
 }
 

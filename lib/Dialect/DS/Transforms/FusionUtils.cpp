@@ -9,9 +9,11 @@
 #include "ds/Dialect/DS/IR/DSOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <cmath>
 
@@ -90,4 +92,17 @@ StringRef fusion::getWeightName(Value v) {
   if (auto name = dyn_cast_or_null<StringAttr>(getFuncArgAttr(v, "ds.weight")))
     return name.getValue();
   return {};
+}
+
+bool fusion::derivesFromWeights(Value v, int depth) {
+  if (isWeight(v))
+    return true;
+  Operation *op = v.getDefiningOp();
+  if (!op || depth > 8 || !isPure(op) || op->getNumRegions() > 1)
+    return false;
+  if (op->getNumRegions() == 1 && !isa<linalg::LinalgOp>(op))
+    return false;
+  return llvm::all_of(op->getOperands(), [&](Value operand) {
+    return derivesFromWeights(operand, depth + 1);
+  });
 }

@@ -45,6 +45,11 @@ bool isWeight(Value v);
 /// The `ds.weight` name of a weight argument, else empty.
 llvm::StringRef getWeightName(Value v);
 
+/// True when `v` is computed from weights and constants alone (by pure
+/// ops, linalg ops the only ones with a region, at most 8 deep): weight
+/// preparation, which ds-hoist-weight-prep moves into @prepare.
+bool derivesFromWeights(Value v, int depth = 0);
+
 } // namespace fusion
 } // namespace ds
 } // namespace mlir

@@ -13,7 +13,6 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir {
 namespace ds {
@@ -27,26 +26,11 @@ using namespace mlir::ds;
 
 namespace {
 
-/// True when `v` is computed from weights and constants alone (so a
-/// transpose of it is weight preparation, hoisted into @prepare).
-bool derivesFromWeights(Value v, int depth = 0) {
-  if (fusion::isWeight(v))
-    return true;
-  Operation *op = v.getDefiningOp();
-  if (!op || depth > 8 || !isPure(op) || op->getNumRegions() > 1)
-    return false;
-  if (op->getNumRegions() == 1 && !isa<linalg::LinalgOp>(op))
-    return false;
-  return llvm::all_of(op->getOperands(), [&](Value operand) {
-    return derivesFromWeights(operand, depth + 1);
-  });
-}
-
 struct PretransposeWeightsPass
     : public ds::impl::DSPretransposeWeightsBase<PretransposeWeightsPass> {
   void runOnOperation() override {
     getOperation().walk([](LinearOp op) {
-      if (op.getTransposeWeight() || !derivesFromWeights(op.getWeight()))
+      if (op.getTransposeWeight() || !fusion::derivesFromWeights(op.getWeight()))
         return;
       auto type = dyn_cast<RankedTensorType>(op.getWeight().getType());
       if (!type || type.getRank() != 2)

@@ -232,6 +232,55 @@ def DSFormFusedAttention : Pass<"ds-form-fused-attention", "func::FuncOp"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def DSFoldNormScale : Pass<"ds-fold-norm-scale", "func::FuncOp"> {
+  let summary = "move an RMSNorm's scale into the weights of the linears it feeds (CUDA target)";
+  let description = [{
+    `linear(rms_norm(x, g), W)` equals `linear(rms_norm(x, 1), W')` with
+    `W'[k, n] = g[k] * W[k, n]`: the scale multiplies the reduction
+    dimension. Two forms are matched: a `ds.rms_norm` over the last
+    dimension with a weight-derived scale, and an `arith.mulf` of any value
+    by a `ds.broadcast` of a weight-derived vector along the last dimension
+    (Llama's `weight * norm(x).to(bf16)`, where the norm itself has a unit
+    scale). When every user of the scaled value is a `ds.linear` reading it
+    as its input with a weight whose K matches, each weight gets the
+    multiplication, as a `linalg.generic` in f32 rounded once to the
+    weight's element type; the norm's scale becomes ones, or the linears
+    read the multiplication's other operand. `ds-hoist-weight-prep` moves it into `@prepare`
+    with the rest of the weight's preparation, so it costs nothing per
+    step and no memory the preparation did not already take.
+
+    Why: `ds-gemv-to-gpu` folds an RMSNorm into the GEMV that reads it
+    (the lane multiplies the weight by the norm's per-element factors).
+    With a unit scale those factors are the activation alone, so the fold
+    adds one multiply-add per element (the row's sum of squares) instead
+    of a load and two multiplies; that is what makes the fold pay on grids
+    of many waves (docs/Benchmarks.md).
+
+    A weight that is a plain `ds.weight` argument is left alone unless
+    `copy-weights` is set: scaling it would keep a second, scaled copy of
+    it beside the original (a tied embedding read as the LM head).
+
+    ```mlir
+    // before
+    %n = ds.rms_norm %x, %g : (tensor<?x64xbf16>, tensor<64xbf16>) -> tensor<?x64xbf16>
+    %y = ds.linear %n, %w {transpose_weight} : (tensor<?x64xbf16>, tensor<128x64xbf16>) -> tensor<?x128xbf16>
+    // after
+    %one = arith.constant dense<1.0> : tensor<64xbf16>
+    %n = ds.rms_norm %x, %one : ...
+    %s = linalg.generic ... ins(%w, %g) ... // %w[n, k] * %g[k]
+    %y = ds.linear %n, %s {transpose_weight} : ...
+    ```
+  }];
+  let options = [
+    Option<"copyWeights", "copy-weights", "bool", /*default=*/"false",
+           "also scale weights that are plain weight arguments (keeps a "
+           "scaled copy beside the original)">
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def DSPretransposeWeights : Pass<"ds-pretranspose-weights", "func::FuncOp"> {
   let summary = "store [K, N] linear weights as [N, K] (CUDA target)";
   let description = [{
