@@ -275,6 +275,25 @@ Value cloneValue(OpBuilder &b, Block *body, Value v, IRMapping &map) {
   return map.lookup(v);
 }
 
+/// Lets LLVM contract `v`'s defining op and its float operands' (a
+/// cloned `sum + x * x`) into an fma: the running sum's order is the
+/// reduction's own, only the rounding of the product goes.
+void allowContraction(Value v) {
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return;
+  auto contract = arith::FastMathFlagsAttr::get(op->getContext(),
+                                                arith::FastMathFlags::contract);
+  SmallVector<Operation *> ops = {op};
+  for (Value operand : op->getOperands())
+    if (Operation *def = operand.getDefiningOp())
+      ops.push_back(def);
+  for (Operation *o : ops)
+    if (auto fm = dyn_cast<arith::ArithFastMathInterface>(o);
+        fm && o->getBlock() == op->getBlock())
+      o->setAttr(fm.getFastMathAttrName(), contract);
+}
+
 /// Scalar `v` (a float of at most 32 bits) as f32.
 Value scalarToF32(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isF32())
@@ -451,6 +470,7 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
         sumMap.map(sumBody->getArgument(1), sum);
         sum = cloneValue(ub, sumBody,
                          sumBody->getTerminator()->getOperand(0), sumMap);
+        allowContraction(sum);
       }
     };
     auto update = [&](OpBuilder &ub, ValueRange accs, Value wf,

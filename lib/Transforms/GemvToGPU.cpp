@@ -599,16 +599,29 @@ bool pairFits(const Gemv &g, const Tile &tile) {
          (g.n / 2) % (tile.warps / 2) == 0 && tile.rows <= kWarpSize;
 }
 
-/// True if the CUDA-core `tile` folds `g`'s norm: a grid of at most
-/// kNormFoldMaxBlocks blocks. The fold puts the norm's arithmetic (its
-/// column factors and the row sum, in every warp) into the weight loop;
-/// on an H200 that costs a multi-wave grid (Llama-1B's gate/up GEMV, 2048
-/// blocks; its LM head, 16032) more than the norm's kernel it saves,
-/// while a grid that fits the GPU at once (QKV, 384 blocks) gains
-/// (docs/Benchmarks.md).
+/// True if the norm's column factors are the activation's input alone:
+/// the fold loads nothing the GEMV does not (an RMSNorm whose scale
+/// ds-fold-norm-scale moved into the weights).
+bool readsOnlySummed(NormFold norm) {
+  return llvm::all_of(norm.op.getDpsInputOperands(), [&](OpOperand *in) {
+    unsigned number = in->getOperandNumber();
+    return number == norm.sumInput || number == norm.summed ||
+           norm.op.getMatchingBlockArgument(in).use_empty();
+  });
+}
+
+/// True if the CUDA-core `tile` folds `g`'s norm. A norm that reads only
+/// the activation's input costs the weight loop a multiply-add per
+/// element (the row sum) and folds into any grid. One with more inputs
+/// (an RMSNorm's scale) adds their loads and products in every warp; on
+/// an H200 that costs a multi-wave grid (Llama-1B's gate/up GEMV, 2048
+/// blocks; its LM head, 16032) more than the norm's kernel it saves, so
+/// it folds only into grids of at most kNormFoldMaxBlocks blocks, which
+/// fit the GPU at once (QKV, 384 blocks) (docs/Benchmarks.md).
 bool normFits(const Gemv &g, const Tile &tile) {
   return g.norm.op && !tile.mma && !tile.gemm &&
-         llvm::divideCeil(g.n, tile.warps) <= kNormFoldMaxBlocks;
+         (readsOnlySummed(g.norm) ||
+          llvm::divideCeil(g.n, tile.warps) <= kNormFoldMaxBlocks);
 }
 
 /// `attr` as a GEMV tile for `g`, or an error.

@@ -32,8 +32,9 @@
 // CHECK: vector.load %[[H]][%{{.+}}, %{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x1x64xbf16>, vector<8xbf16>
 // CHECK: %[[GX:.+]] = arith.mulf
 // CHECK: math.fma %{{.+}}, %[[GX]], %{{.+}} : f32
-// CHECK: %[[SQ:.+]] = arith.mulf %[[E:.+]], %[[E]] : f32
-// CHECK: arith.addf %{{.+}}, %[[SQ]] : f32
+// The sum of squares may contract into an fma:
+// CHECK: %[[SQ:.+]] = arith.mulf %[[E:.+]], %[[E]] fastmath<contract> : f32
+// CHECK: arith.addf %{{.+}}, %[[SQ]] fastmath<contract> : f32
 // CHECK: gpu.shuffle xor
 // The whole row's sum of squares, divided by K, plus eps:
 // CHECK: arith.divf %{{.+}}, %{{.+}} : f32
@@ -289,8 +290,9 @@ func.func @not_a_product(%h: memref<?x1x64xbf16>, %g: memref<64xbf16>, %w: memre
 #c = affine_map<(m, n, k) -> (m, n)>
 #id = affine_map<(d0, d1) -> (d0, d1)>
 
-// 8200 columns: 1025 blocks of 8 warps, more than kNormFoldMaxBlocks, so
-// the norm stays a kernel of its own.
+// 8200 columns: 1025 blocks of 8 warps, more than kNormFoldMaxBlocks, and
+// the norm multiplies by a scale the kernel would load beside the residual,
+// so the norm stays a kernel of its own.
 // CHECK-LABEL: func.func @large_grid
 // CHECK: linalg.generic {{.*}}"reduction"
 // CHECK: linalg.generic
@@ -323,6 +325,67 @@ func.func @large_grid(%h: memref<?x1x64xbf16>, %g: memref<64xbf16>, %w: memref<8
     %5 = arith.truncf %4 : f32 to bf16
     %6 = arith.mulf %gi, %5 : bf16
     linalg.yield %6 : bf16
+  }
+  %x = memref.collapse_shape %y [[0, 1], [2]] : memref<?x1x64xbf16> into memref<?x64xbf16>
+  %acc = memref.alloc(%b) : memref<?x8200xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x8200xf32>)
+  linalg.matmul indexing_maps = [#x, #wt, #c] ins(%x, %w : memref<?x64xbf16>, memref<8200x64xbf16>) outs(%acc : memref<?x8200xf32>)
+  %out = memref.alloc(%b) : memref<?x8200xbf16>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%acc : memref<?x8200xf32>) outs(%out : memref<?x8200xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return %out : memref<?x8200xbf16>
+}
+
+// -----
+
+#map1 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#map = affine_map<(d0, d1, d2) -> (d0, d1)>
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// The same grid with the norm's scale moved into the weight
+// (ds-fold-norm-scale): the norm reads only the residual, which the
+// kernel loads anyway, so it folds into any grid.
+// CHECK-LABEL: func.func @large_grid_unit_scale
+// CHECK-NOT: linalg.
+// CHECK: scf.if
+// CHECK: gpu.launch {{.*}} function(@gemv_8200x64)
+// CHECK: scf.for {{.*}} -> (f32, f32)
+// CHECK: math.rsqrt
+// CHECK: gpu.terminator
+// CHECK: } else {
+// CHECK: linalg.generic {{.*}}"reduction"
+
+func.func @large_grid_unit_scale(%h: memref<?x1x64xbf16>, %w: memref<8200x64xbf16>) -> memref<?x8200xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %k = arith.constant 64.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %b = memref.dim %h, %c0 : memref<?x1x64xbf16>
+  %sum = memref.alloc(%b) : memref<?x1xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?x1xf32>)
+  linalg.generic {indexing_maps = [#map1, #map], iterator_types = ["parallel", "parallel", "reduction"]} ins(%h : memref<?x1x64xbf16>) outs(%sum : memref<?x1xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.mulf %0, %0 : f32
+    %2 = arith.addf %out, %1 : f32
+    linalg.yield %2 : f32
+  }
+  %y = memref.alloc(%b) : memref<?x1x64xbf16>
+  linalg.generic {indexing_maps = [#map1, #map, #map1], iterator_types = ["parallel", "parallel", "parallel"]} ins(%h, %sum : memref<?x1x64xbf16>, memref<?x1xf32>) outs(%y : memref<?x1x64xbf16>) {
+  ^bb0(%in: bf16, %s: f32, %out: bf16):
+    %0 = arith.extf %in : bf16 to f32
+    %1 = arith.divf %s, %k : f32
+    %2 = arith.addf %1, %eps : f32
+    %3 = math.rsqrt %2 : f32
+    %4 = arith.mulf %0, %3 : f32
+    %5 = arith.truncf %4 : f32 to bf16
+    linalg.yield %5 : bf16
   }
   %x = memref.collapse_shape %y [[0, 1], [2]] : memref<?x1x64xbf16> into memref<?x64xbf16>
   %acc = memref.alloc(%b) : memref<?x8200xf32>
