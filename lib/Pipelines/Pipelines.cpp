@@ -239,9 +239,7 @@ static void addCUDA(OpPassManager &pm, const PipelineConfig &config) {
   pm.addPass(createGpuNVVMAttachTarget(target));
   {
     OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
-    arith::ArithExpandOpsPassOptions expand;
-    expand.includeBf16 = true;
-    kernels.addPass(arith::createArithExpandOpsPass(expand));
+    kernels.addPass(arith::createArithExpandOpsPass());
     kernels.addPass(createConvertGpuOpsToNVVMOps());
     kernels.addPass(createReconcileUnrealizedCastsPass());
   }
