@@ -10,7 +10,10 @@
 # WORK is the staged benchmark folder (.carry/bench, from
 # stage_gpu_bench.sh); the model's weights are rebuilt from its meta.json
 # first. Each SET is a DS_CUDA_SKIP_KERNELS value ("none" skips nothing;
-# "name,prefix*"). Kernel names: `strings ARTIFACT | grep nv.constant0`.
+# "name,prefix*"), optionally after `OTHER:`, which runs the artifact
+# OTHER.dsa of the same folder instead of ARTIFACT (an alternated A/B of
+# two compilations: `model_main:none model:none`). Kernel names:
+# `strings ARTIFACT | grep nv.constant0`.
 # Example (the eighth session's profile):
 #   benchmarks/knockout.sh .carry/bench llama model 1 2 none reduce_rows_30 \
 #       'gemv_*' reduce_rows_30,decode_kernel_25,flash_decode_h32_d64_26
@@ -33,9 +36,14 @@ print(model, 'weights sha256 matches:', check['data_sha256_matches'])
 PY
 prompt=$(seq -s, 1 128)
 for ((round = 1; round <= rounds; ++round)); do
-  for set in "$@"; do
-    printf '%s b%s round %d skip=%s: ' "$model" "$batch" "$round" "$set"
-    DS_CUDA_SKIP_KERNELS=$set "$work/ds-run" "$work/$model/$artifact.dsa" \
+  for item in "$@"; do
+    art=$artifact set=$item
+    if [[ $item == *:* ]]; then
+      art=${item%%:*} set=${item#*:}
+    fi
+    printf '%s b%s round %d %s skip=%s: ' "$model" "$batch" "$round" "$art" \
+      "$set"
+    DS_CUDA_SKIP_KERNELS=$set "$work/ds-run" "$work/$model/$art.dsa" \
       --generate --prompt "$prompt" --batch "$batch" --max-new-tokens 128 \
       --bench 2>&1 | grep -o 'decode [0-9.]* tokens.*\|error.*' | head -1
   done
