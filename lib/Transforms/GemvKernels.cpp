@@ -336,8 +336,12 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
     for (size_t d = 1; d < normLead.size(); ++d)
       normLead[d] = memref::DimOp::create(b, loc, y, d);
   }
+  // Split K (tile.splitK warps a column) only without a pair consumer or a
+  // folded norm (chooseTile and tileFromAttr see to it).
+  int64_t splitK = tile.splitK;
+  int64_t columns = tile.warps / splitK;
   KernelFrame frame =
-      buildFrame(b, g, tile.warps, tile.rows, tile.warps, tileAttr, "gemv");
+      buildFrame(b, g, columns, tile.rows, tile.warps, tileAttr, "gemv");
   gpu::LaunchOp launch = frame.launch;
   Value x = frame.x, w = frame.w, rows = frame.rows, lane = frame.lane;
   auto xType = cast<MemRefType>(x.getType());
@@ -375,8 +379,16 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
     col = arith::AddIOp::create(
         kb, loc,
         arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                              cIndex(kb, loc, tile.warps)),
-        frame.warp);
+                              cIndex(kb, loc, columns)),
+        splitK == 1 ? frame.warp
+                    : Value(arith::DivUIOp::create(kb, loc, frame.warp,
+                                                   cIndex(kb, loc, splitK))));
+    if (splitK > 1)
+      results = launch.addWorkgroupAttribution(
+          MemRefType::get({tile.warps, tile.rows}, f32, AffineMap(),
+                          gpu::AddressSpaceAttr::get(
+                              op.getContext(), gpu::AddressSpace::Workgroup)),
+          loc);
   }
   Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
                                         col, cIndex(kb, loc, g.n));
@@ -402,10 +414,21 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                                   llvm::MaybeAlign(kVectorBytes));
   };
   Value zero = arith::ConstantOp::create(ib, loc, ib.getF32FloatAttr(0.0f));
-  Value laneK = arith::MulIOp::create(ib, loc, lane, cIndex(ib, loc, g.vector));
+  // The warp's share of K: [kBegin, kBegin + kLen), kLen = K / splitK (a
+  // multiple of the vector; chooseTile, tileFromAttr).
+  int64_t kLen = g.k / splitK;
+  Value kBegin = cIndex(ib, loc, 0);
+  if (splitK > 1)
+    kBegin = arith::MulIOp::create(
+        ib, loc,
+        arith::RemUIOp::create(ib, loc, frame.warp, cIndex(ib, loc, splitK)),
+        cIndex(ib, loc, kLen));
+  Value laneK = arith::AddIOp::create(
+      ib, loc, kBegin,
+      arith::MulIOp::create(ib, loc, lane, cIndex(ib, loc, g.vector)));
   int64_t perLoad = kWarpSize * g.vector;
   int64_t perIter = perLoad * tile.stages;
-  int64_t mainEnd = g.k / perIter * perIter;
+  int64_t mainEnd = kLen / perIter * perIter;
 
   // The kernel body for a block of at most `count` live rows: `count`
   // accumulators (and with a folded norm `count` row sums after them),
@@ -505,7 +528,8 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
     // Remainder: one load at a time.
     auto tail = scf::ForOp::create(
         ob, loc, arith::AddIOp::create(ob, loc, cIndex(ob, loc, mainEnd), laneK),
-        cIndex(ob, loc, g.k), cIndex(ob, loc, perLoad), main.getResults(),
+        arith::AddIOp::create(ob, loc, kBegin, cIndex(ob, loc, kLen)),
+        cIndex(ob, loc, perLoad), main.getResults(),
         [&](OpBuilder &lb, Location, Value kIdx, ValueRange accs) {
           scf::YieldOp::create(
               lb, loc, update(lb, accs, toF32(lb, loadW(lb, kIdx)), kIdx));
@@ -579,9 +603,54 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                                        lane, rowCount);
   auto store = scf::IfOp::create(ib, loc, writes, /*withElse=*/false);
   OpBuilder sb = store.getThenBodyBuilder();
-  if (!paired) {
+  if (!paired && splitK == 1) {
     Value row = arith::AddIOp::create(sb, loc, row0, lane);
     emitOutput(sb, loc, g, leadSizes, row, col, mine);
+    return;
+  }
+  if (!paired) {
+    // Split K: every warp's partial sums in; the first warp of each
+    // column adds its column's and writes.
+    memref::StoreOp::create(sb, loc, mine, results,
+                            ValueRange{frame.warp, lane});
+    OpBuilder pb(terminator);
+    gpu::BarrierOp::create(pb, loc);
+    Value splitRow0 = arith::MulIOp::create(pb, loc, launch.getBlockIds().y,
+                                            cIndex(pb, loc, tile.rows));
+    Value splitRows = arith::MinSIOp::create(
+        pb, loc, arith::SubIOp::create(pb, loc, rows, splitRow0),
+        cIndex(pb, loc, tile.rows));
+    Value splitSlot = arith::RemUIOp::create(pb, loc, frame.warp,
+                                             cIndex(pb, loc, splitK));
+    Value splitCol = arith::AddIOp::create(
+        pb, loc,
+        arith::MulIOp::create(pb, loc, launch.getBlockIds().x,
+                              cIndex(pb, loc, columns)),
+        arith::DivUIOp::create(pb, loc, frame.warp, cIndex(pb, loc, splitK)));
+    Value writer = arith::AndIOp::create(
+        pb, loc,
+        arith::AndIOp::create(
+            pb, loc,
+            arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, splitSlot,
+                                  cIndex(pb, loc, 0)),
+            arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult, splitCol,
+                                  cIndex(pb, loc, g.n))),
+        arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::slt, lane,
+                              splitRows));
+    auto splitStore = scf::IfOp::create(pb, loc, writer, /*withElse=*/false);
+    OpBuilder wb = splitStore.getThenBodyBuilder();
+    Value total;
+    for (int64_t p = 0; p < splitK; ++p) {
+      Value part = memref::LoadOp::create(
+          wb, loc, results,
+          ValueRange{arith::AddIOp::create(wb, loc, frame.warp,
+                                           cIndex(wb, loc, p)),
+                     lane});
+      total = total ? Value(arith::AddFOp::create(wb, loc, total, part)) : part;
+    }
+    emitOutput(wb, loc, g, leadSizes,
+               arith::AddIOp::create(wb, loc, splitRow0, lane), splitCol,
+               total);
     return;
   }
   memref::StoreOp::create(sb, loc, mine, results,

@@ -564,7 +564,8 @@ void matchNorm(Gemv &g) {
 }
 
 /// The heuristic tile for `g` when the IR carries none.
-Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma) {
+Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma,
+                bool allowSplit = false) {
   Tile tile;
   if (allowMma && mmaCapable(g)) {
     // Warps split K, at least 8 steps each; 4 steps' loads in flight.
@@ -586,10 +587,24 @@ Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma) {
   // Four 16-byte loads in flight per lane hide HBM latency; fewer when K
   // is short.
   tile.stages = 4;
-  while (tile.stages > 1 && kWarpSize * g.vector * tile.stages > g.k)
+  // A grid of few blocks (Llama-1B's down projection: 256 blocks of 8
+  // warps, half a wave of an H100) leaves the GPU too few warps to keep
+  // HBM busy; splitting K between warps multiplies them.
+  int64_t perLoad = kWarpSize * g.vector;
+  // The block keeps its warps; each column takes splitK of them.
+  int64_t blocks = llvm::divideCeil(g.n, tile.warps);
+  while (allowSplit && tile.splitK < kMaxSplitK &&
+         tile.warps % (2 * tile.splitK) == 0 &&
+         blocks * tile.splitK < kSplitKTargetBlocks &&
+         g.k % (2 * tile.splitK * g.vector) == 0 &&
+         g.k / (2 * tile.splitK) >= kMinSplitKLength)
+    tile.splitK *= 2;
+  while (tile.stages > 1 &&
+         perLoad * tile.stages > g.k / tile.splitK)
     tile.stages /= 2;
   return tile;
 }
+
 
 /// True if the CUDA-core `tile` can fold `g`'s pair consumer: its warps
 /// split evenly between the halves, each half a whole number of blocks'
@@ -645,13 +660,19 @@ FailureOr<Tile> tileFromAttr(Gemv &g, ds::TileAttr attr) {
   }
   Tile tile{sizes.size() == 3 ? sizes[0] : 0, attr.getWarps(),
             attr.getStages()};
+  if (sizes.size() == 3 && sizes[1] >= 1 && tile.warps % sizes[1] == 0)
+    tile.splitK = tile.warps / sizes[1];
   if (sizes.size() != 3 || tile.rows < 1 || tile.rows > 64 ||
-      tile.warps < 1 || tile.warps > 32 || sizes[1] != tile.warps ||
+      tile.warps < 1 || tile.warps > 32 || sizes[1] < 1 ||
+      tile.warps % sizes[1] != 0 ||
+      g.k % (tile.splitK * g.vector) != 0 ||
       tile.stages < 1 || sizes[2] != kWarpSize * g.vector * tile.stages) {
     g.matmul.emitError()
         << "ds-gemv-to-gpu: tile " << attr
-        << " is not a GEMV tile: expected sizes = [rows (1-64), warps, "
-        << kWarpSize * g.vector << " x stages], warps 1-32"
+        << " is not a GEMV tile: expected sizes = [rows (1-64), columns, "
+        << kWarpSize * g.vector
+        << " x stages], warps 1-32 a multiple of columns (warps / columns "
+           "split K, dividing it into whole vectors)"
         << (mmaCapable(g) ? ", or [16, 8, 32 x stages] for the tensor-core "
                             "GEMV, or [64, 64, 32 x stages] with 4 warps for "
                             "the tensor-core GEMM"
@@ -711,9 +732,9 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         if (failed(given))
           return signalPassFailure();
         given->prefetch = prefetchWeights;
-        if (!pairFits(*g, *given))
+        if (!pairFits(*g, *given) || given->splitK > 1)
           g->pair = {};
-        if (!normFits(*g, *given))
+        if (!normFits(*g, *given) || given->splitK > 1)
           g->norm = {};
         if (given->gemm)
           buildGemmKernel(b, plain, *given, attr);
@@ -722,7 +743,10 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         else
           buildKernel(b, *g, *given, attr);
       } else {
-        Tile core = chooseTile(*g, staticRows, /*allowMma=*/false);
+        // The folds (pair consumer, norm) combine a column in one warp:
+        // K splits only without them.
+        Tile core = chooseTile(*g, staticRows, /*allowMma=*/false,
+                               /*allowSplit=*/!g->pair.op && !g->norm.op);
         Tile mma = chooseTile(*g, staticRows, /*allowMma=*/true);
         mma.prefetch = prefetchWeights; // only that kernel prefetches
         bool dispatch = mma.mma && (ShapedType::isDynamic(staticRows) ||
@@ -736,7 +760,8 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
           g->norm = {};
         ds::TileAttr coreAttr = ds::TileAttr::get(
             &getContext(),
-            {core.rows, core.warps, kWarpSize * g->vector * core.stages},
+            {core.rows, core.warps / core.splitK,
+             kWarpSize * g->vector * core.stages},
             core.warps, core.stages);
         if (!dispatch) {
           buildKernel(b, *g, core, coreAttr);

@@ -71,6 +71,13 @@ struct NormFold {
   SmallVector<Value> colFactors, rowFactors, rowDivisors;
 };
 
+// The CUDA-core kernel splits K between up to kMaxSplitK warps a column
+// while its grid has fewer than kSplitKTargetBlocks blocks and each warp
+// keeps at least kMinSplitKLength elements of K.
+constexpr int64_t kMaxSplitK = 4;
+constexpr int64_t kSplitKTargetBlocks = 1024;
+constexpr int64_t kMinSplitKLength = 1024;
+
 // A norm folds into CUDA-core GEMV grids of at most this many blocks.
 constexpr int64_t kNormFoldMaxBlocks = 1024;
 
@@ -92,6 +99,11 @@ struct Gemv {
 /// (one per warp), `stages` vector loads in flight per lane.
 struct Tile {
   int64_t rows = 0, warps = 0, stages = 0;
+  /// The CUDA-core kernel: `splitK` warps share a column, each taking a
+  /// contiguous K / splitK of it, their sums meeting in shared memory
+  /// (`warps / splitK` columns a block). Recorded in `#ds.tile` as
+  /// `warps` > sizes[1].
+  int64_t splitK = 1;
   /// The tensor-core kernel: 16 rows and 8 columns a block, `warps`
   /// splitting K, `stages` 32-element steps in flight per warp.
   bool mma = false;
