@@ -564,8 +564,7 @@ void matchNorm(Gemv &g) {
 }
 
 /// The heuristic tile for `g` when the IR carries none.
-Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma,
-                bool allowSplit = false) {
+Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma) {
   Tile tile;
   if (allowMma && mmaCapable(g)) {
     // Warps split K, at least 8 steps each; 4 steps' loads in flight.
@@ -587,18 +586,11 @@ Tile chooseTile(const Gemv &g, int64_t staticRows, bool allowMma,
   // Four 16-byte loads in flight per lane hide HBM latency; fewer when K
   // is short.
   tile.stages = 4;
-  // A grid of few blocks (Llama-1B's down projection: 256 blocks of 8
-  // warps, half a wave of an H100) leaves the GPU too few warps to keep
-  // HBM busy; splitting K between warps multiplies them.
+  // K stays whole: splitting it between warps (tile.splitK, from a given
+  // #ds.tile) did not make Llama-1B's small grids faster on an H200 under
+  // ncu (down projection 11.2 -> 11.3 us split 4, O 5.0 -> 5.3 split 2;
+  // docs/Benchmarks.md), so only the tuning database may ask for it.
   int64_t perLoad = kWarpSize * g.vector;
-  // The block keeps its warps; each column takes splitK of them.
-  int64_t blocks = llvm::divideCeil(g.n, tile.warps);
-  while (allowSplit && tile.splitK < kMaxSplitK &&
-         tile.warps % (2 * tile.splitK) == 0 &&
-         blocks * tile.splitK < kSplitKTargetBlocks &&
-         g.k % (2 * tile.splitK * g.vector) == 0 &&
-         g.k / (2 * tile.splitK) >= kMinSplitKLength)
-    tile.splitK *= 2;
   while (tile.stages > 1 &&
          perLoad * tile.stages > g.k / tile.splitK)
     tile.stages /= 2;
@@ -743,10 +735,7 @@ struct GemvToGPUPass : public ds::impl::DSGemvToGPUBase<GemvToGPUPass> {
         else
           buildKernel(b, *g, *given, attr);
       } else {
-        // The folds (pair consumer, norm) combine a column in one warp:
-        // K splits only without them.
-        Tile core = chooseTile(*g, staticRows, /*allowMma=*/false,
-                               /*allowSplit=*/!g->pair.op && !g->norm.op);
+        Tile core = chooseTile(*g, staticRows, /*allowMma=*/false);
         Tile mma = chooseTile(*g, staticRows, /*allowMma=*/true);
         mma.prefetch = prefetchWeights; // only that kernel prefetches
         bool dispatch = mma.mma && (ShapedType::isDynamic(staticRows) ||

@@ -71,13 +71,6 @@ struct NormFold {
   SmallVector<Value> colFactors, rowFactors, rowDivisors;
 };
 
-// The CUDA-core kernel splits K between up to kMaxSplitK warps a column
-// while its grid has fewer than kSplitKTargetBlocks blocks and each warp
-// keeps at least kMinSplitKLength elements of K.
-constexpr int64_t kMaxSplitK = 4;
-constexpr int64_t kSplitKTargetBlocks = 1024;
-constexpr int64_t kMinSplitKLength = 1024;
-
 // A norm folds into CUDA-core GEMV grids of at most this many blocks.
 constexpr int64_t kNormFoldMaxBlocks = 1024;
 

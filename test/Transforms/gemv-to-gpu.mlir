@@ -18,12 +18,11 @@
 // CHECK: %[[M:.+]] = memref.dim %[[X]], %c0
 // CHECK: %[[Y:.+]] = memref.alloc({{.*}}) : memref<?x512xbf16>
 // Up to 4 rows (decode at small batch) the CUDA-core kernel runs, 4 rows
-// a block at most; the host picks by the row count. 64 blocks of 8 columns
-// are a small grid: 2 warps share each column's K (4 columns a block).
+// a block at most; the host picks by the row count.
 // CHECK: %[[FEW:.+]] = arith.cmpi sle, %[[M]], %c4
 // CHECK: scf.if %[[FEW]] {
 // CHECK: gpu.launch {{.*}} function(@gemv_512x2048)
-// CHECK: ds.tile = #ds.tile<sizes = [4, 4, 1024], warps = 8, stages = 4>
+// CHECK: ds.tile = #ds.tile<sizes = [4, 8, 1024], warps = 8, stages = 4>
 // CHECK: } else {
 // Past 64 rows (prefill), the tiled GEMM: blocks of 2 x 2 warps own 64 x 64
 // outputs, each warp 32 x 32 as 2 x 4 mma tiles; per 32-wide K step a lane
@@ -183,32 +182,6 @@ func.func @given_split_k(%x: memref<2x256xf32>, %w: memref<64x256xf32>,
       {ds.tile = #ds.tile<sizes = [2, 4, 128], warps = 8, stages = 1>}
       ins(%x, %w : memref<2x256xf32>, memref<64x256xf32>)
       outs(%acc : memref<2x64xf32>)
-  return
-}
-
-// -----
-
-#x = affine_map<(m, n, k) -> (m, k)>
-#wt = affine_map<(m, n, k) -> (n, k)>
-#c = affine_map<(m, n, k) -> (m, n)>
-
-// The heuristic splits K where the grid is small and K long: 64 columns
-// of K = 8192 bf16 (8 blocks unsplit) get 4 warps a column (blocks of 8
-// warps on 2 columns, 32 blocks: 2048 of K a warp, 4 loads of 8 in flight
-// a lane).
-// CHECK-LABEL: func.func @split_k_heuristic
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c32, {{.*}}) threads({{.*}}) in ({{.*}} = %c256,
-// CHECK-SAME: function(@gemv_64x8192)
-// CHECK-SAME: workgroup(%{{.+}} : memref<8x1xf32, #gpu.address_space<workgroup>>)
-// CHECK: gpu.barrier
-// CHECK: ds.tile = #ds.tile<sizes = [1, 2, 1024], warps = 8, stages = 4>
-func.func @split_k_heuristic(%x: memref<1x8192xbf16>, %w: memref<64x8192xbf16>,
-                             %acc: memref<1x64xf32>) {
-  %zero = arith.constant 0.0 : f32
-  linalg.fill ins(%zero : f32) outs(%acc : memref<1x64xf32>)
-  linalg.matmul indexing_maps = [#x, #wt, #c]
-      ins(%x, %w : memref<1x8192xbf16>, memref<64x8192xbf16>)
-      outs(%acc : memref<1x64xf32>)
   return
 }
 
