@@ -608,37 +608,48 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
     emitOutput(sb, loc, g, leadSizes, row, col, mine);
     return;
   }
-  if (!paired) {
-    // Split K: every warp's partial sums in; the first warp of each
-    // column adds its column's and writes.
-    memref::StoreOp::create(sb, loc, mine, results,
-                            ValueRange{frame.warp, lane});
+  // The warps' results meet in shared memory ([warp][row]): after a
+  // barrier at the block's end, the lanes where `writerCond` holds (and a
+  // live row) write. Returns the writers' builder and the block's first
+  // row.
+  memref::StoreOp::create(sb, loc, mine, results,
+                          ValueRange{frame.warp, lane});
+  auto afterBarrier = [&](llvm::function_ref<Value(OpBuilder &)> writerCond)
+      -> std::pair<OpBuilder, Value> {
     OpBuilder pb(terminator);
     gpu::BarrierOp::create(pb, loc);
-    Value splitRow0 = arith::MulIOp::create(pb, loc, launch.getBlockIds().y,
+    Value blockRow0 = arith::MulIOp::create(pb, loc, launch.getBlockIds().y,
                                             cIndex(pb, loc, tile.rows));
-    Value splitRows = arith::MinSIOp::create(
-        pb, loc, arith::SubIOp::create(pb, loc, rows, splitRow0),
+    Value blockRows = arith::MinSIOp::create(
+        pb, loc, arith::SubIOp::create(pb, loc, rows, blockRow0),
         cIndex(pb, loc, tile.rows));
-    Value splitSlot = arith::RemUIOp::create(pb, loc, frame.warp,
-                                             cIndex(pb, loc, splitK));
-    Value splitCol = arith::AddIOp::create(
-        pb, loc,
-        arith::MulIOp::create(pb, loc, launch.getBlockIds().x,
-                              cIndex(pb, loc, columns)),
-        arith::DivUIOp::create(pb, loc, frame.warp, cIndex(pb, loc, splitK)));
+    Value cond = writerCond(pb);
     Value writer = arith::AndIOp::create(
-        pb, loc,
-        arith::AndIOp::create(
-            pb, loc,
-            arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, splitSlot,
-                                  cIndex(pb, loc, 0)),
-            arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult, splitCol,
-                                  cIndex(pb, loc, g.n))),
+        pb, loc, cond,
         arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::slt, lane,
-                              splitRows));
-    auto splitStore = scf::IfOp::create(pb, loc, writer, /*withElse=*/false);
-    OpBuilder wb = splitStore.getThenBodyBuilder();
+                              blockRows));
+    auto ifOp = scf::IfOp::create(pb, loc, writer, /*withElse=*/false);
+    return {ifOp.getThenBodyBuilder(), blockRow0};
+  };
+  if (!paired) {
+    // Split K: the first warp of each column adds its column's sums.
+    Value splitCol;
+    auto [wb, splitRow0] = afterBarrier([&](OpBuilder &pb) -> Value {
+      Value slot = arith::RemUIOp::create(pb, loc, frame.warp,
+                                          cIndex(pb, loc, splitK));
+      splitCol = arith::AddIOp::create(
+          pb, loc,
+          arith::MulIOp::create(pb, loc, launch.getBlockIds().x,
+                                cIndex(pb, loc, columns)),
+          arith::DivUIOp::create(pb, loc, frame.warp,
+                                 cIndex(pb, loc, splitK)));
+      return arith::AndIOp::create(
+          pb, loc,
+          arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::eq, slot,
+                                cIndex(pb, loc, 0)),
+          arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult, splitCol,
+                                cIndex(pb, loc, g.n)));
+    });
     Value total;
     for (int64_t p = 0; p < splitK; ++p) {
       Value part = memref::LoadOp::create(
@@ -653,24 +664,11 @@ void mlir::ds::gemv::buildKernel(OpBuilder &b, Gemv g, const Tile &tile,
                total);
     return;
   }
-  memref::StoreOp::create(sb, loc, mine, results,
-                          ValueRange{frame.warp, lane});
-  // Every warp's results in; the first half's lanes write the pairs.
-  OpBuilder pb(terminator);
-  gpu::BarrierOp::create(pb, loc);
-  Value pairRow0 = arith::MulIOp::create(pb, loc, launch.getBlockIds().y,
-                                         cIndex(pb, loc, tile.rows));
-  Value pairRows = arith::MinSIOp::create(
-      pb, loc, arith::SubIOp::create(pb, loc, rows, pairRow0),
-      cIndex(pb, loc, tile.rows));
-  Value writer = arith::AndIOp::create(
-      pb, loc,
-      arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult, frame.warp,
-                            cIndex(pb, loc, halfWarps)),
-      arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::slt, lane,
-                            pairRows));
-  auto pairStore = scf::IfOp::create(pb, loc, writer, /*withElse=*/false);
-  OpBuilder psb = pairStore.getThenBodyBuilder();
+  // A pair consumer: the first half's lanes write the pairs.
+  auto [psb, pairRow0] = afterBarrier([&](OpBuilder &pb) -> Value {
+    return arith::CmpIOp::create(pb, loc, arith::CmpIPredicate::ult,
+                                 frame.warp, cIndex(pb, loc, halfWarps));
+  });
   Value low = memref::LoadOp::create(psb, loc, results,
                                      ValueRange{frame.warp, lane});
   Value high = memref::LoadOp::create(
